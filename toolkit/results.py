@@ -1,0 +1,122 @@
+"""The results contract on disk: ``<output_dir>/<shop_id>/`` with runs, segments, the pick, charts.
+
+Every file is written atomically: to a temporary file in the same folder, flushed, then renamed over
+the target with ``os.replace`` — a reader sees the old file or the new one, never half of one.
+The experiment deletes ``pick.json`` before it starts and writes it last, so **a shop folder holds
+complete results exactly when it holds pick.json**; nothing else is read as a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from toolkit.errors import DataError
+
+__all__ = [
+    "PICK_FILE",
+    "RUNS_FILE",
+    "SEGMENTS_FILE",
+    "ShopResults",
+    "read_shop_results",
+    "resolve_output_dir",
+    "results_complete",
+    "write_atomically",
+    "write_json",
+    "write_parquet",
+]
+
+RUNS_FILE = "runs.parquet"
+SEGMENTS_FILE = "segments.parquet"
+PICK_FILE = "pick.json"
+
+
+def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as Parquet, atomically."""
+    return write_atomically(path, lambda file: frame.to_parquet(file, index=False))
+
+
+def write_json(data: Any, path: str | Path) -> Path:
+    """Write JSON (NaN as null), atomically."""
+    text = json.dumps(_jsonable(data), indent=2, sort_keys=False)
+    return write_atomically(path, lambda file: file.write(text.encode("utf-8") + b"\n"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class ShopResults:
+    """One shop's complete results as stored."""
+
+    shop_id: str
+    folder: Path
+    runs: pd.DataFrame
+    segments: pd.DataFrame
+    pick: dict[str, Any]
+
+
+def results_complete(folder: str | Path) -> bool:
+    """True when a shop folder holds complete results (its pick.json exists)."""
+    return (Path(folder) / PICK_FILE).is_file()
+
+
+def read_shop_results(folder: str | Path) -> ShopResults:
+    """Read a shop's complete results; a folder without pick.json is not a result."""
+    folder = Path(folder)
+    if not results_complete(folder):
+        raise DataError(
+            f"{folder}: no complete results (expected {PICK_FILE}, written last by the experiment)"
+        )
+    pick = json.loads((folder / PICK_FILE).read_text(encoding="utf-8"))
+    runs = pd.read_parquet(folder / RUNS_FILE)
+    segments_path = folder / SEGMENTS_FILE
+    segments = pd.read_parquet(segments_path) if segments_path.exists() else pd.DataFrame()
+    return ShopResults(str(pick.get("shop_id", folder.name)), folder, runs, segments, pick)
+
+
+def resolve_output_dir(output_dir: str | Path | None) -> Path:
+    """An absolute results folder: ``output_dir`` as given, or by default the project's
+    ``results/notebook`` (when the toolkit runs from a checkout), else ``./results``."""
+    if output_dir is not None:
+        return Path(output_dir).expanduser().resolve()
+    project = Path(__file__).resolve().parent.parent
+    if (project / "pyproject.toml").is_file() and (project / "results").is_dir():
+        return project / "results" / "notebook"
+    return Path.cwd() / "results"
