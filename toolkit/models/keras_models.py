@@ -1,0 +1,266 @@
+"""``keras_ordinal`` (the default) and ``keras_softmax``: the shop's TensorFlow/Keras size model.
+
+Both share the network of :mod:`toolkit.models.network` and differ in the head:
+
+* ``keras_ordinal`` — CORAL cumulative logits; the recommended size is the number of thresholds
+  ``P(y > k) > 0.5`` the shopper passes (rank-consistent, so this is also the first k where the
+  cumulative probability drops below one half: the predictive median).
+* ``keras_softmax`` — a softmax over sizes; ``decision="argmax"`` (default) recommends the most
+  probable size, ``decision="median"`` the median of the predicted distribution (ordinal-aware: it
+  minimises the expected number of steps off, and never lands between two modes the way rounding
+  the expected index does).
+
+Epoch policy
+------------
+``epochs_ = min(max_epochs, max(epochs, ceil(min_steps / steps_per_epoch)))`` with
+``steps_per_epoch = ceil(rows / batch_size)``: large shops train ``epochs`` passes; a tiny fraction
+still gets at least ``min_steps`` gradient steps (within ``max_epochs``), so small fractions are not
+penalised simply for taking fewer optimiser steps. No validation split: the experiment's holdout
+does that job. When a Keras epoch would hold fewer than 32 batches, the rows are repeated inside one
+Keras epoch instead of running many tiny Keras epochs (same passes and gradient steps, without
+Keras' fixed per-epoch cost); ``epochs_`` reports the passes actually made.
+
+Determinism
+-----------
+``fit`` calls ``keras.utils.set_random_seed(random_state)`` (Python, NumPy and TensorFlow seeds) and
+``tf.config.experimental.enable_op_determinism()``; the same seed gives identical weights and
+predictions in one process and across processes with the same thread settings. These are
+process-wide TensorFlow settings. Thread counts are *not* set here: the sweep sets them per worker
+(``TF_NUM_INTRAOP_THREADS`` / ``TF_NUM_INTEROP_THREADS``).
+
+Prediction runs the trained weights through :class:`~toolkit.models.network.NumpyForward` (one
+vectorised pass, no ``model.predict``); ``network_`` keeps the Keras model for export/serving.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from toolkit.errors import ParamsError
+from toolkit.features import EncodedRows, FeatureEncoder
+from toolkit.models import register_model
+from toolkit.models.backend import keras, tf
+from toolkit.models.base import SizeModelBase, single_threaded
+from toolkit.models.network import NumpyForward, build_network, compile_network
+
+__all__ = ["KerasOrdinal", "KerasSoftmax", "epochs_for", "network_inputs"]
+
+
+def epochs_for(n_rows: int, *, epochs: int, batch_size: int, min_steps: int, max_epochs: int) -> int:
+    """Passes over ``n_rows`` rows under the epoch policy (see the module docstring)."""
+    steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
+    return int(max(1, min(max_epochs, max(epochs, math.ceil(min_steps / steps_per_epoch)))))
+
+
+def _keras_epochs(passes: int, n_rows: int, batch_size: int, validation_split: float) -> tuple[int, int]:
+    """Keras epochs and repeats of the rows per Keras epoch that make ``passes`` passes.
+
+    Keras pays a fixed cost per epoch (callbacks, a new iterator); a tiny fraction asked for 200
+    passes of one batch would spend its time there. Such rows are repeated so a Keras epoch holds
+    at least 32 batches; the gradient steps and passes stay the same (each row appears ``repeats``
+    times per shuffled Keras epoch). Not done with a validation split (copies would leak into it).
+    """
+    most = max(1, math.ceil(32 * batch_size / max(n_rows, 1)))
+    if validation_split or most == 1:
+        return passes, 1
+    keras_epochs = math.ceil(passes / min(most, passes))
+    return keras_epochs, math.ceil(passes / keras_epochs)
+
+
+def network_inputs(rows: EncodedRows) -> dict[str, np.ndarray]:
+    """Encoded rows as the network's named inputs."""
+    return {"numeric": rows.numeric, "category": rows.category}
+
+
+class _KerasSizeModel(SizeModelBase):
+    """Shared fit/predict of the two Keras heads."""
+
+    head: ClassVar[str]
+
+    def __init__(
+        self,
+        n_sizes: int,
+        random_state: int = 0,
+        epochs: int = 8,
+        batch_size: int = 512,
+        min_steps: int = 400,
+        max_epochs: int = 200,
+        learning_rate: float = 3e-3,
+        validation_split: float = 0.0,
+    ) -> None:
+        self.n_sizes = n_sizes
+        self.random_state = random_state
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.min_steps = min_steps
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.validation_split = validation_split
+
+    # -- training ----------------------------------------------------------------------------
+    def _fit(self, X: pd.DataFrame, y: np.ndarray) -> int:
+        self._check_params()
+        self.encoder_ = FeatureEncoder().fit(X)
+        rows = self.encoder_.transform(X)
+        network = self.build(rows, y)
+        passes = epochs_for(
+            len(y),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            min_steps=self.min_steps,
+            max_epochs=self.max_epochs,
+        )
+        keras_epochs, repeats = _keras_epochs(passes, len(y), self.batch_size, self.validation_split)
+        inputs, targets = network_inputs(rows), y.astype(np.int32)
+        if repeats > 1:
+            inputs = {key: np.concatenate([value] * repeats) for key, value in inputs.items()}
+            targets = np.concatenate([targets] * repeats)
+        network.fit(
+            inputs,
+            targets,
+            epochs=keras_epochs,
+            batch_size=self.batch_size,
+            validation_split=self.validation_split,
+            shuffle=True,
+            verbose=0,
+        )
+        self.network_: keras.Model = network
+        self.forward_: NumpyForward = NumpyForward.from_network(network, self.head)
+        return keras_epochs * repeats
+
+    def build(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
+        """Seed, then build and compile the network for these encoded training rows.
+
+        Public so a benchmark can train the *same* network with a bare ``fit``.
+        """
+        keras.utils.set_random_seed(int(self.random_state))
+        tf.config.experimental.enable_op_determinism()
+        numeric = rows.numeric.astype(np.float64)
+        network = build_network(
+            n_numeric=numeric.shape[1],
+            n_categories=rows.n_categories,
+            n_sizes=self.n_sizes,
+            head=self.head,
+            mean=numeric.mean(axis=0),
+            variance=numeric.var(axis=0),
+            initial_biases=self._initial_biases(y),
+        )
+        return compile_network(network, head=self.head, learning_rate=self.learning_rate)
+
+    def _initial_biases(self, y: np.ndarray) -> np.ndarray:
+        share = np.bincount(y, minlength=self.n_sizes) / len(y)
+        if self.head == "coral":
+            above = np.clip(1.0 - np.cumsum(share)[:-1], 1e-3, 1 - 1e-3)
+            return np.log(above / (1.0 - above))
+        return np.log(np.clip(share, 1e-3, None))
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        for field in ("epochs", "batch_size", "max_epochs"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParamsError(f"{name}: {field}: expected an integer >= 1, got {value!r}")
+        if not isinstance(self.min_steps, (int, np.integer)) or self.min_steps < 0:
+            raise ParamsError(f"{name}: min_steps: expected an integer >= 0, got {self.min_steps!r}")
+        if not self.learning_rate > 0:
+            raise ParamsError(f"{name}: learning_rate: expected > 0, got {self.learning_rate!r}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ParamsError(
+                f"{name}: validation_split: expected in [0, 1), got {self.validation_split!r}"
+            )
+
+    # -- prediction --------------------------------------------------------------------------
+    def logits(self, X: pd.DataFrame) -> np.ndarray:
+        """The network's raw outputs for canonical rows (NumPy forward pass)."""
+        self._check_fitted()
+        rows = self.encoder_.transform(X)
+        return self.forward_.logits(rows.numeric, rows.category)
+
+
+@register_model("keras_ordinal")
+class KerasOrdinal(_KerasSizeModel):
+    """Keras network with a CORAL ordinal head (the default model)."""
+
+    head = "coral"
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.logits(X) > 0.0).sum(axis=1)
+
+    def cumulative_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row."""
+        self._check_fitted()
+        if self.constant_ is not None:
+            return (np.arange(self.n_sizes - 1)[None, :] < self.constant_).astype(np.float64).repeat(
+                len(X), axis=0
+            )
+        with single_threaded():
+            return 1.0 / (1.0 + np.exp(-self.logits(X).astype(np.float64)))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, n_sizes)`` size probabilities from the cumulative ones (rows sum to 1)."""
+        above = self.cumulative_proba(X)
+        ones = np.ones((len(above), 1))
+        zeros = np.zeros((len(above), 1))
+        return np.hstack([ones, above]) - np.hstack([above, zeros])
+
+
+@register_model("keras_softmax")
+class KerasSoftmax(_KerasSizeModel):
+    """The same network with a softmax over sizes; ``decision`` is ``argmax`` or ``median``."""
+
+    head = "softmax"
+
+    def __init__(
+        self,
+        n_sizes: int,
+        random_state: int = 0,
+        epochs: int = 8,
+        batch_size: int = 512,
+        min_steps: int = 400,
+        max_epochs: int = 200,
+        learning_rate: float = 3e-3,
+        validation_split: float = 0.0,
+        decision: str = "argmax",
+    ) -> None:
+        super().__init__(
+            n_sizes,
+            random_state=random_state,
+            epochs=epochs,
+            batch_size=batch_size,
+            min_steps=min_steps,
+            max_epochs=max_epochs,
+            learning_rate=learning_rate,
+            validation_split=validation_split,
+        )
+        self.decision = decision
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.decision not in ("argmax", "median"):
+            raise ParamsError(
+                f"KerasSoftmax: decision: expected 'argmax' or 'median', got {self.decision!r}"
+            )
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        logits = self.logits(X)
+        if self.decision == "argmax":
+            return logits.argmax(axis=1)
+        proba = _softmax(logits)
+        return (np.cumsum(proba, axis=1) < 0.5).sum(axis=1)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, n_sizes)`` softmax probabilities."""
+        self._check_fitted()
+        if self.constant_ is not None:
+            return self._constant_proba(len(X))
+        with single_threaded():
+            return _softmax(self.logits(X).astype(np.float64))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
