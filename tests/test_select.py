@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -27,6 +26,7 @@ def runs_for(curve: dict[float, float], seeds: tuple[int, ...] = (0, 1), noise: 
                 rate_here = rate
             rows.append({
                 "shop_id": "shop-a", "fraction": fraction, "seed": seed,
+                "reference_run": fraction == 1.0 and seed == seeds[0],
                 "train_rows": 100_000 * fraction, "n_reference": N,
                 "changed_count": int(round(rate_here * N)), "changed_rate": round(rate_here * N) / N,
                 "noise_floor": noise, "monotonicity_violation_rate": violation,
@@ -123,3 +123,8 @@ def test_parameters_are_checked() -> None:
         pick_smallest_sufficient(runs_for(CLEAN), tolerance=5)
     with pytest.raises(ParamsError, match="fraction 1.0"):
         pick_smallest_sufficient(runs_for(CLEAN).query("fraction < 1"))
+
+
+def test_at_full_data_the_drift_shown_is_the_noise_floor_not_the_reference_itself() -> None:
+    full = pick_smallest_sufficient(runs_for(CLEAN, noise=0.006)).fractions[-1]
+    assert full.fraction == 1.0 and full.changed_rate == pytest.approx(0.006)

@@ -44,7 +44,10 @@ def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; results are ordinary files
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()

@@ -114,7 +114,10 @@ def pick_smallest_sufficient(
     verdicts = []
     for fraction, group in runs.groupby("fraction", sort=True):
         reasons: list[str] = []
-        high = float(group["changed_rate_ci_high"].max())
+        # At full data, the first seed's model is the reference itself (drift 0 by construction);
+        # the other seeds' full-data models show the drift of full data: the noise floor.
+        drifts = _without_reference_run(group)
+        high = float(drifts["changed_rate_ci_high"].max())
         if fraction < 1.0:
             if high > threshold:
                 reasons.append(
@@ -138,8 +141,8 @@ def pick_smallest_sufficient(
                 fraction=float(fraction),
                 qualifies=not reasons,
                 train_rows=float(group["train_rows"].mean()),
-                changed_rate=float(group["changed_rate"].mean()),
-                changed_rate_ci_low=float(group["changed_rate_ci_low"].min()),
+                changed_rate=float(drifts["changed_rate"].mean()),
+                changed_rate_ci_low=float(drifts["changed_rate_ci_low"].min()),
                 changed_rate_ci_high=high,
                 cost_usd_per_month=float(group["cost_usd_per_month"].mean()),
                 reasons=tuple(reasons),
@@ -220,6 +223,14 @@ def drift_crossing(
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(crossing, [tail, 100 - tail])
     return Crossing(fraction=point, ci_low=float(low), ci_high=float(high))
+
+
+def _without_reference_run(group: pd.DataFrame) -> pd.DataFrame:
+    """A fraction's runs minus the reference run (full data, first seed) when others exist."""
+    if "reference_run" not in group:
+        return group
+    others = group[~group["reference_run"].astype(bool)]
+    return others if len(others) else group
 
 
 def _check_params(tolerance: float, confidence: float, segment_tolerance: float) -> None:
