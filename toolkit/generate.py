@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 DEMO_SHOP_FILE = Path(__file__).parent / "data" / "demo_shop.parquet"
-DEMO_SHOP_ROWS = 6000
+DEMO_SHOP_ROWS = 20_000
 START = "2023-01-02"  # a Monday
 WEEKS = 104
 LETTER_CM = 6.0  # chest/hip cm between two letter sizes
@@ -379,7 +379,7 @@ def generate_shops(
 
 
 def demo_shop_path() -> Path:
-    """The small bundled demo shop (about 6,000 purchases), the notebook's default data."""
+    """The small bundled demo shop (about 20,000 purchases), the notebook's default data."""
     return DEMO_SHOP_FILE
 
 

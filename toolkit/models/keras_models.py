@@ -149,7 +149,18 @@ class _KerasSizeModel(SizeModelBase):
             variance=numeric.var(axis=0),
             initial_biases=self._initial_biases(y),
         )
-        return compile_network(network, head=self.head, learning_rate=self.learning_rate)
+        passes = epochs_for(
+            len(y),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            min_steps=self.min_steps,
+            max_epochs=self.max_epochs,
+        )
+        training_rows = len(y) - int(len(y) * self.validation_split)
+        decay_steps = passes * max(1, math.ceil(training_rows / self.batch_size))
+        return compile_network(
+            network, head=self.head, learning_rate=self.learning_rate, decay_steps=decay_steps
+        )
 
     def _initial_biases(self, y: np.ndarray) -> np.ndarray:
         share = np.bincount(y, minlength=self.n_sizes) / len(y)

@@ -151,11 +151,20 @@ class CoralLoss(keras.losses.Loss):
         return {**super().get_config(), "n_thresholds": self.n_thresholds}
 
 
-def compile_network(network: keras.Model, *, head: str, learning_rate: float) -> keras.Model:
+def compile_network(
+    network: keras.Model, *, head: str, learning_rate: float, decay_steps: int | None = None
+) -> keras.Model:
     """Compile with Adam and the head's loss (:class:`CoralLoss`, or sparse categorical CE).
 
-    Both losses take the integer size index as the target.
+    Both losses take the integer size index as the target. With ``decay_steps`` (the fit's total
+    gradient steps) the learning rate follows a cosine decay to 2% of its start: the last steps
+    settle the decision boundaries instead of bouncing around them, so two seeds' models disagree
+    far less (a lower noise floor) at no extra cost.
     """
+    if decay_steps:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=int(decay_steps), alpha=0.02
+        )
     if head == "coral":
         loss = CoralLoss(int(network.output.shape[-1]))
     else:
