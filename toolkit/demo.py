@@ -1,0 +1,83 @@
+"""The demo: six synthetic shops (about 3,000 to 300,000 purchases), swept and reported.
+
+``enough demo`` (and ``make demo``) calls :func:`run_demo`: it generates the demo shops into the
+sweep file's ``data_dir`` when they are absent, runs the sweep of ``params/demo.yaml`` (resuming, like
+any sweep, when run again), then writes the finance report of the results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from toolkit.errors import ParamsError
+from toolkit.sweep import SweepResult, run_sweep
+from toolkit.sweepfile import SHOP_FILE_SUFFIXES, SweepSpec
+
+__all__ = ["DEMO_SHOPS", "DEMO_SWEEP", "DemoResult", "demo_data_dir", "run_demo"]
+
+#: The demo's sweep file.
+DEMO_SWEEP = Path(__file__).resolve().parents[1] / "params" / "demo.yaml"
+
+#: How many demo shops are generated.
+DEMO_SHOPS = 6
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo produced: the sweep, and the report's files (None when no report was written)."""
+
+    sweep: SweepResult
+    data_dir: Path
+    report_files: tuple[Path, ...] | None
+
+
+def run_demo(
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    sweep_file: str | os.PathLike[str] = DEMO_SWEEP,
+) -> DemoResult:
+    """Generate the demo shops if absent, sweep them, write the report.
+
+    ``out_dir`` (relative to the working directory) replaces the sweep file's ``output_dir``.
+    """
+    sweep_file = Path(sweep_file).resolve()
+    data_dir = demo_data_dir(sweep_file)
+    if not any(p.name.lower().endswith(SHOP_FILE_SUFFIXES) for p in data_dir.glob("*") if p.is_file()):
+        from toolkit.generate import generate_shops
+
+        generate_shops(DEMO_SHOPS, data_dir, seed=0)
+    spec = SweepSpec.load(sweep_file)
+    if out_dir is not None:
+        spec = dataclasses.replace(spec, output_dir=Path(out_dir).expanduser().resolve())
+    result = run_sweep(spec, workers=workers, progress=progress)
+    return DemoResult(result, data_dir, _write_report(result.output_dir))
+
+
+def demo_data_dir(sweep_file: str | os.PathLike[str] = DEMO_SWEEP) -> Path:
+    """The folder of the demo shops named by the demo sweep file's `data_dir`."""
+    sweep_file = Path(sweep_file).resolve()
+    try:
+        data = yaml.safe_load(sweep_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ParamsError(f"{sweep_file}: cannot read the demo sweep file ({err})") from err
+    if not isinstance(data, dict) or not data.get("data_dir"):
+        raise ParamsError(f"{sweep_file}: key 'data_dir' missing, expected the folder of the demo shops")
+    folder = Path(str(data["data_dir"])).expanduser()
+    return (folder if folder.is_absolute() else sweep_file.parent / folder).resolve()
+
+
+def _write_report(results_dir: Path) -> tuple[Path, ...] | None:
+    """The finance report when the report module is available (None otherwise)."""
+    try:
+        from toolkit.report import write_report
+    except ImportError:
+        return None
+    paths = write_report(results_dir)
+    return (paths.pdf, paths.xlsx, *paths.pngs)

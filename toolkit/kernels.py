@@ -1,0 +1,161 @@
+"""Running one shop's notebook in its own kernel: papermill, IPC sockets, thread counts, cwd.
+
+Each shop is one ``papermill.execute_notebook`` call, so each shop gets a fresh kernel. The kernel is
+started by :class:`ShopKernelManager` (handed to nbclient through papermill's engine keywords):
+
+* **thread counts** — ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
+  ``TF_NUM_INTRAOP_THREADS`` and ``TF_NUM_INTEROP_THREADS`` are set in the kernel's environment to
+  the cores this run may use, so N concurrent kernels do not oversubscribe N cores;
+* **transport** — on POSIX the kernel talks to papermill over IPC (Unix domain sockets in a private
+  temporary folder) instead of TCP on localhost, where any local user could connect; elsewhere TCP;
+* **working directory** — the shop's output folder, passed to the kernel process itself
+  (nbclient's ``resources.metadata.path``), never by changing the worker's own working directory,
+  so concurrent runs in one worker process cannot race on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import papermill
+import zmq
+from jupyter_client import AsyncKernelManager
+from traitlets import Dict, Unicode
+from traitlets.config import Config
+
+__all__ = [
+    "THREAD_VARIABLES",
+    "ShopKernelManager",
+    "available_cores",
+    "execute_shop_notebook",
+    "kernel_transport",
+    "thread_environment",
+]
+
+#: Environment variables that bound the threads of BLAS/OpenMP libraries and TensorFlow.
+THREAD_VARIABLES: tuple[str, ...] = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+#: Seconds a kernel may take to start (TensorFlow imports happen later, in cells).
+KERNEL_START_SECONDS = 120
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The environment variables that give a kernel ``threads`` threads (at least one)."""
+    value = str(max(1, int(threads)))
+    return {name: value for name in THREAD_VARIABLES}
+
+
+def kernel_transport() -> str:
+    """``"ipc"`` where ZeroMQ supports Unix domain sockets (Linux, macOS), else ``"tcp"``."""
+    return "ipc" if os.name == "posix" and zmq.has("ipc") else "tcp"
+
+
+class ShopKernelManager(AsyncKernelManager):
+    """The kernel manager of a shop run: the worker's environment plus ``extra_env``."""
+
+    extra_env = Dict(
+        config=True, help="Environment variables set for the kernel on top of the worker's (thread counts)."
+    )
+
+    output_file = Unicode(
+        "", config=True, help="File the kernel process's own stdout/stderr are appended to (TensorFlow's C++ logs)."
+    )
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        env = dict(kw.pop("env", None) or os.environ)
+        env.update({str(key): str(value) for key, value in self.extra_env.items()})
+        kw["env"] = env
+        if self.output_file:
+            output = open(self.output_file, "ab")  # noqa: SIM115, ASYNC230 - a local append, instant
+            kw.setdefault("stdout", output)
+            kw.setdefault("stderr", output)
+        return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        for stream in {kw.get("stdout"), kw.get("stderr")} - {None}:
+            if hasattr(stream, "close"):
+                stream.close()
+        await super()._async_post_start_kernel(**kw)
+
+
+def execute_shop_notebook(
+    notebook: str | Path,
+    executed_notebook: str | Path,
+    parameters: Mapping[str, Any],
+    *,
+    cwd: str | Path,
+    threads: int,
+    log: TextIO,
+    transport: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> None:
+    """Run ``notebook`` with ``parameters`` in a fresh kernel; the executed copy goes to ``executed_notebook``.
+
+    The kernel's stdout/stderr and papermill's own messages go to ``log`` (opened for appending; when
+    it has a file name, the kernel process's own output — e.g. TensorFlow's C++ logs — is appended
+    to that file too). A failing cell raises
+    ``papermill.PapermillExecutionError`` (the executed notebook, written first, shows the cell);
+    a kernel that dies raises nbclient's ``DeadKernelError``.
+    """
+    transport = transport or kernel_transport()
+    config = Config()
+    config.ShopKernelManager.extra_env = {**thread_environment(threads), **dict(extra_env or {})}
+    config.ShopKernelManager.transport = transport
+    if isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name):
+        config.ShopKernelManager.output_file = os.path.abspath(log.name)
+    handler = _thread_log_handler(log)
+    papermill_logger = logging.getLogger("papermill")
+    papermill_logger.addHandler(handler)
+    try:
+        with tempfile.TemporaryDirectory(prefix="enough-kernel-") as sockets:
+            if transport == "ipc":
+                # Short private path: Unix socket paths are limited to ~100 characters.
+                config.ShopKernelManager.ip = os.path.join(sockets, "k")
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed_notebook),
+                parameters=dict(parameters),
+                progress_bar=False,
+                log_output=False,
+                stdout_file=log,
+                stderr_file=log,
+                start_timeout=KERNEL_START_SECONDS,
+                kernel_manager_class=ShopKernelManager,
+                config=config,
+                resources={"metadata": {"path": str(cwd)}},
+            )
+    finally:
+        papermill_logger.removeHandler(handler)
+
+
+def _thread_log_handler(log: TextIO) -> logging.Handler:
+    """A handler writing papermill's messages from this thread only into ``log``."""
+    handler = logging.StreamHandler(log)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s papermill %(levelname)s: %(message)s"))
+    ident = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == ident)
+    papermill_logger = logging.getLogger("papermill")
+    if papermill_logger.getEffectiveLevel() > logging.INFO:
+        papermill_logger.setLevel(logging.INFO)
+    return handler
