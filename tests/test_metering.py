@@ -13,8 +13,9 @@ from toolkit.metering import FitRecord, fit_metered, meter
 
 
 def busy(seconds: float) -> int:
-    end, count = time.process_time() + seconds, 0
-    while time.process_time() < end:
+    """Spin until at least ``seconds`` of both CPU time and wall time have passed."""
+    cpu_end, wall_end, count = time.process_time() + seconds, time.perf_counter() + seconds, 0
+    while time.process_time() < cpu_end or time.perf_counter() < wall_end:
         count += 1
     return count
 

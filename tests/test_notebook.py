@@ -53,3 +53,12 @@ def papermill_yaml(path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_papermill_reads_every_parameter_of_the_parameters_cell() -> None:
+    found = set(papermill.inspect_notebook(str(NOTEBOOK)))
+    assert found == {
+        "data_path", "shop_id", "column_map", "fractions", "seeds", "model", "model_params",
+        "sampling", "tolerance", "confidence", "segment_tolerance", "min_segment_size",
+        "reference_size", "machine", "output_dir",
+    }

@@ -58,6 +58,9 @@ _EXPORTS: dict[str, str] = {
     "load_shop_results": "toolkit.explore",
     "repick": "toolkit.explore",
     "write_report": "toolkit.report",
+    # many shops
+    "SweepSpec": "toolkit.sweepfile",
+    "run_sweep": "toolkit.sweep",
     # errors
     "DataError": "toolkit.errors",
     "ExperimentError": "toolkit.errors",

@@ -30,7 +30,14 @@ from matplotlib.figure import Figure
 
 from toolkit import charts, findings
 from toolkit.errors import DataError
-from toolkit.results import PICK_FILE, RUNS_FILE, SEGMENTS_FILE, ShopResults, read_shop_results
+from toolkit.results import (
+    PICK_FILE,
+    RUNS_FILE,
+    SEGMENTS_FILE,
+    ShopResults,
+    read_shop_results,
+    summary_columns,
+)
 from toolkit.spreadsheet import write_spreadsheet
 
 __all__ = ["ReportPaths", "read_summary", "shop_page", "write_report"]
@@ -135,25 +142,7 @@ def _summary_from_folders(results_dir: Path) -> pd.DataFrame:
 
 
 def _summary_row(shop: ShopResults) -> dict[str, Any]:
-    pick = shop.pick
-    chosen = pick.get("pick") or {}
-    full = pick.get("full") or {}
-    return {
-        "shop_id": shop.shop_id,
-        "status": "ok",
-        "picked_fraction": pick.get("picked_fraction"),
-        "reduced": bool(pick.get("reduced")),
-        "full_train_rows": full.get("train_rows"),
-        "full_cost_usd_per_month": full.get("cost_usd_per_month"),
-        "pick_train_rows": chosen.get("train_rows"),
-        "pick_cost_usd_per_month": chosen.get("cost_usd_per_month"),
-        "saving_usd_per_month": pick.get("saving_usd_per_month"),
-        "changed_rate": chosen.get("changed_rate"),
-        "changed_rate_ci_low": chosen.get("changed_rate_ci_low"),
-        "changed_rate_ci_high": chosen.get("changed_rate_ci_high"),
-        "noise_floor": pick.get("noise_floor"),
-        "error": None,
-    }
+    return {"shop_id": shop.shop_id, "status": "ok", **summary_columns(shop.pick), "error": None}
 
 
 def _portfolio_order(summary: pd.DataFrame) -> list[str]:

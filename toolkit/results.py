@@ -29,6 +29,7 @@ __all__ = [
     "read_shop_results",
     "resolve_output_dir",
     "results_complete",
+    "summary_columns",
     "write_atomically",
     "write_json",
     "write_parquet",
@@ -123,3 +124,23 @@ def resolve_output_dir(output_dir: str | Path | None) -> Path:
     if (project / "pyproject.toml").is_file() and (project / "results").is_dir():
         return project / "results" / "notebook"
     return Path.cwd() / "results"
+
+
+def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
+    """A shop's pick.json as the columns of its summary row (full data, the pick, the saving)."""
+    full = pick.get("full") or {}
+    chosen = pick.get("pick") or {}
+    return {
+        "picked_fraction": pick.get("picked_fraction"),
+        "reduced": bool(pick.get("reduced")),
+        "full_train_rows": full.get("train_rows"),
+        "full_cost_usd_per_month": full.get("cost_usd_per_month"),
+        "pick_train_rows": chosen.get("train_rows"),
+        "pick_cost_usd_per_month": chosen.get("cost_usd_per_month"),
+        "saving_usd_per_month": pick.get("saving_usd_per_month"),
+        "changed_rate": chosen.get("changed_rate"),
+        "changed_rate_ci_low": chosen.get("changed_rate_ci_low"),
+        "changed_rate_ci_high": chosen.get("changed_rate_ci_high"),
+        "noise_floor": pick.get("noise_floor"),
+        "explanation": pick.get("explanation"),
+    }

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.results import PICK_FILE, write_json, write_parquet
+from toolkit.results import PICK_FILE, summary_columns, write_json, write_parquet
 
 __all__ = [
     "FAILED_FILE",
@@ -222,7 +222,7 @@ def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
     failure = _read_json(run.shop_dir / FAILED_FILE)
     pick = _read_json(run.shop_dir / PICK_FILE)
     if marker is not None and pick is not None and (digest is None or marker.get("params_hash") == digest):
-        row.update(_pick_columns(pick))
+        row.update(summary_columns(pick))
         row.update(
             status="ok",
             params_hash=marker.get("params_hash"),
@@ -241,25 +241,6 @@ def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
             finished_at=failure.get("finished_at"),
         )
     return row
-
-
-def _pick_columns(pick: Mapping[str, Any]) -> dict[str, Any]:
-    full = pick.get("full") or {}
-    chosen = pick.get("pick") or {}
-    return {
-        "picked_fraction": pick.get("picked_fraction"),
-        "reduced": pick.get("reduced"),
-        "full_train_rows": full.get("train_rows"),
-        "full_cost_usd_per_month": full.get("cost_usd_per_month"),
-        "pick_train_rows": chosen.get("train_rows"),
-        "pick_cost_usd_per_month": chosen.get("cost_usd_per_month"),
-        "saving_usd_per_month": pick.get("saving_usd_per_month"),
-        "changed_rate": chosen.get("changed_rate"),
-        "changed_rate_ci_low": chosen.get("changed_rate_ci_low"),
-        "changed_rate_ci_high": chosen.get("changed_rate_ci_high"),
-        "noise_floor": pick.get("noise_floor"),
-        "explanation": pick.get("explanation"),
-    }
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
