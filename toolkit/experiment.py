@@ -168,50 +168,41 @@ def run_experiment(
         predict_seconds = time.perf_counter() - started
         if fraction == 1.0:
             full_predictions[seed] = predicted
-        reference_full = full_predictions[config.seeds[0]]
+        reference_run = fraction == 1.0 and seed == config.seeds[0]
         baseline = make_model("most_popular", n_sizes=n_sizes, random_state=seed).fit(subset, labels[positions])
-        exact, within1 = compare.holdout_accuracy(model.predict(split.holdout), holdout_truth)
-        base_exact, base_within1 = compare.holdout_accuracy(baseline.predict(split.holdout), holdout_truth)
-        drift = compare.drift(reference_full, predicted, n_sizes, config.confidence)
+        metrics, segment_table = _evaluate(
+            model, baseline, predicted, full_predictions[config.seeds[0]], split, holdout_truth, masks,
+            n_sizes, config.confidence,
+        )
         rows.append(
             {
                 "shop_id": shop.shop_id,
                 "fraction": fraction,
                 "seed": seed,
-                "reference_run": fraction == 1.0 and seed == config.seeds[0],
+                "reference_run": reference_run,
                 "train_rows": record.train_rows,
                 "epochs": record.epochs,
                 "train_seconds": record.train_seconds,
                 "cpu_seconds": record.cpu_seconds,
                 "peak_rss_mb": record.peak_rss_mb,
                 "predict_seconds": predict_seconds,
+                # every prediction and comparison of this model: reference, holdout, +5 kg, segments
+                "evaluate_seconds": time.perf_counter() - started,
                 "cost_usd_per_training": pricing.cost_usd_per_training(record.train_seconds, config.machine),
                 "cost_usd_per_month": pricing.cost_usd_per_month(record.train_seconds, config.machine),
-                **drift,
-                "holdout_exact_accuracy": exact,
-                "holdout_within1_accuracy": within1,
-                "baseline_exact_accuracy": base_exact,
-                "baseline_within1_accuracy": base_within1,
-                "monotonicity_violation_rate": compare.monotonicity_violation_rate(
-                    model.predict, reference, baseline=predicted
-                ),
-                **compare.recommendation_spread(predicted, n_sizes),
+                **metrics,
                 "model": config.model,
                 "sampling": config.sampling,
                 "machine": config.machine,
             }
         )
-        segment_rows.append(
-            compare.segment_drift(reference, reference_full, predicted, config.confidence, masks).assign(
-                fraction=fraction, seed=seed, reference_run=fraction == 1.0 and seed == config.seeds[0]
-            )
-        )
+        segment_rows.append(segment_table.assign(fraction=fraction, seed=seed, reference_run=reference_run))
         _say(
             log,
             f"fraction {fraction:.4g} seed {seed}: {record.train_rows:,} rows, {record.epochs} epochs, "
-            f"{record.train_seconds:.2f} s; changed {drift['changed_rate']:.2%} "
-            f"({drift['changed_rate_ci_low']:.2%}–{drift['changed_rate_ci_high']:.2%}); "
-            f"holdout exact {exact:.1%}",
+            f"{record.train_seconds:.2f} s; changed {metrics['changed_rate']:.2%} "
+            f"({metrics['changed_rate_ci_low']:.2%}–{metrics['changed_rate_ci_high']:.2%}); "
+            f"holdout exact {metrics['holdout_exact_accuracy']:.1%}",
         )
 
     runs = pd.DataFrame(rows)
@@ -221,6 +212,35 @@ def run_experiment(
     column_order = ["shop_id", "fraction", "seed", "segment_kind", "segment"]
     segments_table = segments_table[column_order + [c for c in segments_table if c not in column_order]]
     return ExperimentResult(runs=runs, segments=segments_table, skipped=skipped, time_curve=curve)
+
+
+def _evaluate(
+    model: Any,
+    baseline: Any,
+    predicted: np.ndarray,
+    reference_full: np.ndarray,
+    split: Split,
+    holdout_truth: np.ndarray,
+    masks: list[tuple[str, str, np.ndarray]],
+    n_sizes: int,
+    confidence: float,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One model against the full-data reference: drift, accuracy, sanity checks, segments."""
+    exact, within1 = compare.holdout_accuracy(model.predict(split.holdout), holdout_truth)
+    base_exact, base_within1 = compare.holdout_accuracy(baseline.predict(split.holdout), holdout_truth)
+    metrics = {
+        **compare.drift(reference_full, predicted, n_sizes, confidence),
+        "holdout_exact_accuracy": exact,
+        "holdout_within1_accuracy": within1,
+        "baseline_exact_accuracy": base_exact,
+        "baseline_within1_accuracy": base_within1,
+        "monotonicity_violation_rate": compare.monotonicity_violation_rate(
+            model.predict, split.reference, baseline=predicted
+        ),
+        **compare.recommendation_spread(predicted, n_sizes),
+    }
+    segments = compare.segment_drift(split.reference, reference_full, predicted, confidence, masks)
+    return metrics, segments
 
 
 def _add_noise_floor(runs: pd.DataFrame, segments: pd.DataFrame, seeds: Sequence[int]) -> None:
