@@ -45,8 +45,14 @@ def test_pick_sentence_reads_like_the_issue() -> None:
 
 
 def test_pick_sentence_when_nothing_smaller_suffices() -> None:
-    pick = {"reduced": False, "picked_fraction": 1.0, "gap": 0.0072}
-    assert charts.pick_sentence(pick) == "no smaller fraction suffices (best is 0.7 points above the tolerance)"
+    pick = {"reduced": False, "picked_fraction": 1.0, "gap": 0.0072, "fractions": [{}, {}]}
+    assert charts.pick_sentence(pick) == (
+        "no smaller fraction suffices (best is 0.7 points above the noise floor + tolerance)"
+    )
+    segments_failed = {**pick, "gap": None}
+    assert "some groups of shoppers change too much" in charts.pick_sentence(segments_failed)
+    assert "passes every check" in charts.shop_finding(segments_failed)
+    assert charts.pick_sentence({**pick, "fractions": [{}]}).startswith("no smaller fraction was tried")
 
 
 def test_shop_chart_states_the_pick_and_its_saving(sweep) -> None:

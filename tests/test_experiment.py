@@ -13,6 +13,7 @@ from toolkit.errors import ExperimentError, ParamsError
 from toolkit.experiment import ExperimentConfig, pick_for, run_experiment, run_shop, split_for, write_results
 from toolkit.results import read_shop_results, results_complete
 from toolkit.schema import SizeScale
+from toolkit.select import pick_smallest_sufficient
 from toolkit.validate import ShopData
 
 RUNS_COLUMNS = [
@@ -52,6 +53,16 @@ def test_the_contract_files_are_written_with_every_column(hgb_results) -> None:
     assert stored.pick["picked_fraction"] in set(stored.runs["fraction"])
     assert isinstance(stored.pick["explanation"], str) and stored.pick["explanation"]
     assert (stored.segments["n"] >= 200).all()
+
+
+def test_the_stored_tables_reproduce_the_stored_pick(hgb_results) -> None:
+    folder, _ = hgb_results
+    stored = read_shop_results(folder)
+    again = pick_smallest_sufficient(stored.runs, stored.segments).to_dict()
+    assert again["picked_fraction"] == stored.pick["picked_fraction"]
+    assert again["noise_floor"] == pytest.approx(stored.pick["noise_floor"])
+    assert [f["qualifies"] for f in again["fractions"]] == [f["qualifies"] for f in stored.pick["fractions"]]
+    assert stored.pick["noise_floor"] == pytest.approx(stored.runs["noise_floor"].iloc[0])
 
 
 def test_the_full_model_compared_with_itself_drifts_zero_and_others_give_the_noise_floor(hgb_results) -> None:

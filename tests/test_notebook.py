@@ -60,5 +60,5 @@ def test_papermill_reads_every_parameter_of_the_parameters_cell() -> None:
     assert found == {
         "data_path", "shop_id", "column_map", "fractions", "seeds", "model", "model_params",
         "sampling", "tolerance", "confidence", "segment_tolerance", "min_segment_size",
-        "reference_size", "machine", "output_dir",
+        "reference_size", "machine", "pricing_path", "output_dir",
     }

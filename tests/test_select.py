@@ -128,3 +128,40 @@ def test_parameters_are_checked() -> None:
 def test_at_full_data_the_drift_shown_is_the_noise_floor_not_the_reference_itself() -> None:
     full = pick_smallest_sufficient(runs_for(CLEAN, noise=0.006)).fractions[-1]
     assert full.fraction == 1.0 and full.changed_rate == pytest.approx(0.006)
+
+
+def test_the_worst_seed_decides() -> None:
+    runs = runs_for(CLEAN)
+    at_quarter = (runs["fraction"] == 0.25) & (runs["seed"] == 1)
+    runs.loc[at_quarter, "changed_count"] = int(0.03 * N)  # only seed 1 drifts beyond the threshold
+    runs.loc[at_quarter, "changed_rate"] = 0.03
+    pick = pick_smallest_sufficient(runs)
+    assert pick.picked_fraction == 0.5
+    quarter = next(v for v in pick.fractions if v.fraction == 0.25)
+    assert quarter.changed_rate == pytest.approx((0.010 + 0.03) / 2)
+    assert quarter.changed_rate_ci_high > 0.03
+
+
+def test_when_only_a_segment_fails_there_is_no_drift_gap() -> None:
+    runs = runs_for({f: (0.005 if f < 1 else 0.0) for f in FRACTIONS})
+    segments = pd.DataFrame([
+        {"fraction": f, "seed": s, "segment_kind": "tail", "segment": "tallest 5%",
+         "n": 1000, "changed_count": 200 if f < 1 else 5, "noise_floor": 0.005}
+        for f in FRACTIONS for s in (0, 1)
+    ])
+    pick = pick_smallest_sufficient(runs, segments)
+    assert pick.picked_fraction == 1.0 and pick.gap is None
+    assert "segment tail 'tallest 5%'" in pick.explanation
+
+
+def test_small_segments_are_listed_as_not_judged_and_one_seed_is_flagged() -> None:
+    segments = pd.DataFrame([
+        {"fraction": f, "seed": 0, "segment_kind": "tail", "segment": "tallest 5%",
+         "n": 89, "changed_count": 80, "noise_floor": 0.0}
+        for f in FRACTIONS
+    ])
+    runs = runs_for(CLEAN, seeds=(0,))
+    pick = pick_smallest_sufficient(runs, segments)
+    assert pick.unjudged_segments == [{"segment_kind": "tail", "segment": "tallest 5%", "n": 89}]
+    assert "were not judged" in pick.explanation and "(89)" in pick.explanation
+    assert not pick.noise_floor_measured and "noise floor was not measured" in pick.explanation

@@ -212,3 +212,21 @@ def test_volume_flags_a_missing_week_a_drop_and_a_spike_but_not_normal_noise():
 def test_volume_never_flags_partial_edges_or_short_histories():
     assert not weekly_volume(_weekly([3, 100, 100, 100, 100, 100, 100, 100, 100, 5]))["flagged"].any()
     assert not weekly_volume(_weekly([100, 0, 100, 100]))["flagged"].any()
+
+
+def test_slash_dates_are_read_with_one_order_per_column_and_ambiguity_is_an_error() -> None:
+    from toolkit.columnmap import ColumnMap
+    from toolkit.errors import DataError
+    from toolkit.validate import validate
+
+    base = {
+        "shop_id": "s", "shopper_id": "a", "product_id": "p", "category": "tops", "gender": "female",
+        "height_cm": 165.0, "weight_kg": 65.0, "age": 30.0, "size": "M", "outcome": "kept",
+    }
+    european = pd.DataFrame([{**base, "shopper_id": f"u{i}", "event_time": t}
+                             for i, t in enumerate(["03/04/2024", "13/04/2024", "25/12/2024"])])
+    clean = validate(european, ColumnMap.identity(), source="eu.csv").clean
+    assert sorted(clean["event_time"].dt.strftime("%Y-%m-%d")) == ["2024-04-03", "2024-04-13", "2024-12-25"]
+    ambiguous = european.assign(event_time=["03/04/2024", "05/06/2024", "01/02/2024"])
+    with pytest.raises(DataError, match="ambig.*|eu.csv: column 'event_time'.*time_format"):
+        validate(ambiguous, ColumnMap.identity(), source="eu.csv")

@@ -474,7 +474,7 @@ def segment_finding(
             more = f" and {len(over) - 2} more" if len(over) > 2 else ""
             return f"{at}, {len(over)} groups may change beyond their limits: {names}{more}"
     worst = table.loc[table["changed_rate"].idxmax()]
-    within = " every group is within its limit;" if segment_tolerance is not None else ""
+    within = " every group shown is within its limit;" if segment_tolerance is not None else ""
     return (
         f"{at},{within} most affected: {_group_name(worst['segment_kind'], worst['segment'])} "
         f"({percent(worst['changed_rate'])}, "

@@ -69,10 +69,12 @@ def pick_sentence(pick: Mapping[str, Any]) -> str:
             f"({percent(chosen['changed_rate_ci_low'])[:-1]}–{percent(chosen['changed_rate_ci_high'])}) "
             f"would get another size"
         )
+    if len(pick.get("fractions") or []) <= 1:
+        return "no smaller fraction was tried: only the full data was trained"
     gap = pick.get("gap")
     if gap is None:
-        return "no smaller fraction was tried: only the full data was trained"
-    return f"no smaller fraction suffices (best is {points(gap)} above the tolerance)"
+        return "no smaller fraction suffices (some groups of shoppers change too much, or a sanity check fails)"
+    return f"no smaller fraction suffices (best is {points(gap)} above the noise floor + tolerance)"
 
 
 def shop_finding(pick: Mapping[str, Any]) -> str:
@@ -84,6 +86,8 @@ def shop_finding(pick: Mapping[str, Any]) -> str:
             f"{shop}: {percent(pick['picked_fraction'])} of the data is enough — "
             f"saves {money(saving)} per month ({money(saving * 12)} per year)"
         )
+    if pick.get("gap") is None:
+        return f"{shop}: needs all of its data — no smaller size tried passes every check"
     return f"{shop}: needs all of its data — every smaller size tried changes too many recommendations"
 
 

@@ -175,13 +175,49 @@ def _parse_texts(texts: np.ndarray, time_format: str) -> pd.DatetimeIndex:
         numbers = pd.to_numeric(series[todo], errors="coerce").to_numpy(dtype=np.float64)
         out[np.flatnonzero(todo)] = _unix(numbers, "auto").to_numpy(dtype="datetime64[ns]")
         todo = np.isnat(out) & (texts != "")
-    for fmt in _AUTO_FORMATS:
+    for fmt in _auto_formats(series[todo]):
         if not todo.any():
             break
         tried = pd.to_datetime(series[todo], format=fmt, errors="coerce", utc=True)
         out[np.flatnonzero(todo)] = _naive_utc(tried).to_numpy(dtype="datetime64[ns]")
         todo = np.isnat(out) & (texts != "")
     return pd.DatetimeIndex(out)
+
+
+class AmbiguousDates(ValueError):
+    """Slash dates that read equally well day-first and month-first, with different results."""
+
+
+def _auto_formats(texts: pd.Series) -> list[str]:
+    """The automatic formats, with ONE slash order for the whole column.
+
+    Day-first (31/01/2024) and month-first (01/31/2024) are never mixed in one column: the order that
+    reads more of the column's slash dates wins; when both read all of them and disagree on some
+    (03/04/2024), the column is ambiguous and :class:`AmbiguousDates` asks for ``time_format``.
+    """
+    month_first = [f for f in _AUTO_FORMATS if f.startswith("%m/%d/%Y")]
+    day_first = [f for f in _AUTO_FORMATS if f.startswith("%d/%m/%Y")]
+    slashed = texts[texts.str.contains("/", regex=False, na=False)]
+    if slashed.empty:
+        return list(_AUTO_FORMATS)
+    readings = {}
+    for name, formats in (("month_first", month_first), ("day_first", day_first)):
+        parsed = pd.Series(pd.NaT, index=slashed.index, dtype="datetime64[ns, UTC]")
+        for fmt in formats:
+            left = parsed.isna()
+            parsed[left] = pd.to_datetime(slashed[left], format=fmt, errors="coerce", utc=True)
+        readings[name] = parsed
+    read_month, read_day = readings["month_first"].notna().sum(), readings["day_first"].notna().sum()
+    if read_month == read_day:
+        differ = readings["month_first"].notna() & (readings["month_first"] != readings["day_first"])
+        if differ.any():
+            example = slashed[differ].iloc[0]
+            raise AmbiguousDates(
+                f"dates like '{example}' read both day-first and month-first; expected the column "
+                "map's time_format to say which (e.g. '%d/%m/%Y %H:%M')"
+            )
+    dropped = day_first if read_month >= read_day else month_first
+    return [f for f in _AUTO_FORMATS if f not in dropped]
 
 
 def _naive_utc(stamps: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:

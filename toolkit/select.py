@@ -11,6 +11,10 @@ A fraction *qualifies* when, for every seed trained on it:
    recommendations do not collapse onto one size (the most common size's share at most
    ``max_collapse`` points above the full-data model's).
 
+At full data the first seed's model is the reference itself; the other seeds' full-data models
+give the drift shown there (the noise floor). The interval shown for a fraction spans every seed's
+interval (lowest lower bound to highest upper bound): qualifying needs the worst seed within bounds.
+
 The pick is the smallest fraction that qualifies *and above which every larger fraction tried also
 qualifies*, so a lucky dip in a noisy curve is never picked. Fraction 1.0 is the full data the shop
 trains on today and always qualifies. Intervals are recomputed from the stored counts, so a re-pick
@@ -74,6 +78,10 @@ class Pick:
     gap: float | None
     crossing: Crossing | None
     fractions: list[FractionVerdict] = field(default_factory=list)
+    #: False with a single seed: no second full-data model, so the floor is taken as 0
+    noise_floor_measured: bool = True
+    #: segments with fewer than ``min_segment_size`` reference shoppers: shown, never judged
+    unjudged_segments: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,6 +109,7 @@ def pick_smallest_sufficient(
     runs = _with_intervals(runs, confidence)
     if 1.0 not in set(runs["fraction"]):
         raise ParamsError("runs: expected the full-data model (fraction 1.0) among the fractions")
+    full_seeds = runs.loc[runs["fraction"] == 1.0, "seed"].nunique() if "seed" in runs else 1
     noise_floor = float(runs["noise_floor"].iloc[0]) if "noise_floor" in runs else 0.0
     noise_floor = 0.0 if np.isnan(noise_floor) else noise_floor
     threshold = noise_floor + tolerance
@@ -156,17 +165,27 @@ def pick_smallest_sufficient(
         picked = verdict
     full = verdicts[-1]
     smaller = [v for v in verdicts if v.fraction < 1.0]
-    gap = None
-    if picked.fraction == 1.0 and smaller:
+    gap = None  # how far drift is from qualifying; None when drift is not what failed
+    if picked.fraction == 1.0 and smaller and smaller[-1].changed_rate_ci_high > threshold:
         gap = smaller[-1].changed_rate_ci_high - threshold
     crossing = drift_crossing(runs, threshold, confidence)
     saving = full.cost_usd_per_month - picked.cost_usd_per_month
     shop_id = str(runs["shop_id"].iloc[0]) if "shop_id" in runs else ""
+    unjudged = _unjudged_segments(segments, min_segment_size)
+    explanation = _explain(picked, smaller, tolerance, noise_floor, threshold, saving, confidence)
+    if full_seeds < 2:
+        explanation += " The noise floor was not measured (one seed): it is taken as 0."
+    if unjudged:
+        smallest = min(unjudged, key=lambda segment: segment["n"])
+        explanation += (
+            f" {len(unjudged)} segment(s) have fewer than {min_segment_size} reference shoppers and "
+            f"were not judged, e.g. {smallest['segment_kind']} '{smallest['segment']}' ({smallest['n']})."
+        )
     return Pick(
         shop_id=shop_id,
         picked_fraction=picked.fraction,
         reduced=picked.fraction < 1.0,
-        explanation=_explain(picked, smaller, tolerance, noise_floor, threshold, saving, confidence),
+        explanation=explanation,
         tolerance=tolerance,
         confidence=confidence,
         segment_tolerance=segment_tolerance,
@@ -184,6 +203,8 @@ def pick_smallest_sufficient(
         gap=gap,
         crossing=crossing,
         fractions=verdicts,
+        noise_floor_measured=full_seeds >= 2,
+        unjudged_segments=unjudged,
     )
 
 
@@ -284,6 +305,17 @@ def _segment_failures(
     return failures
 
 
+def _unjudged_segments(segments: pd.DataFrame | None, min_segment_size: int) -> list[dict[str, Any]]:
+    if segments is None or segments.empty:
+        return []
+    sizes = segments.groupby(["segment_kind", "segment"], sort=True)["n"].max().reset_index()
+    small = sizes[sizes["n"] < min_segment_size]
+    return [
+        {"segment_kind": row.segment_kind, "segment": row.segment, "n": int(row.n)}
+        for row in small.itertuples(index=False)
+    ]
+
+
 def _costs(verdict: FractionVerdict) -> dict[str, float]:
     return {
         "fraction": verdict.fraction,
@@ -305,8 +337,8 @@ def _explain(
     if picked.fraction < 1.0:
         return (
             f"Train on {picked.fraction:.1%} of the data ({picked.train_rows:,.0f} rows): "
-            f"{picked.changed_rate:.1%} of shoppers ({picked.changed_rate_ci_low:.1%}–"
-            f"{picked.changed_rate_ci_high:.1%}, {level}) would get another size, within "
+            f"{picked.changed_rate:.1%} of shoppers would get another size (every seed's {level} "
+            f"interval lies within {picked.changed_rate_ci_low:.1%}–{picked.changed_rate_ci_high:.1%}), within "
             f"{tolerance * 100:.1f} points above the {noise_floor:.1%} seed-to-seed noise floor; "
             f"every larger fraction tried qualifies too. Saves ${saving:,.2f} per month."
         )
@@ -315,8 +347,7 @@ def _explain(
     closest = smaller[-1]
     return (
         f"No smaller fraction suffices: the largest one tried, {closest.fraction:.1%}, "
-        f"would change {closest.changed_rate:.1%} of recommendations (upper bound "
-        f"{closest.changed_rate_ci_high:.1%}, {level}), "
-        f"{(closest.changed_rate_ci_high - threshold) * 100:+.1f} points from the "
-        f"{threshold:.1%} threshold; " + "; ".join(closest.reasons) + "."
+        f"would change {closest.changed_rate:.1%} of recommendations (worst seed's {level} upper "
+        f"bound {closest.changed_rate_ci_high:.1%}; threshold {threshold:.1%} = noise floor "
+        f"{noise_floor:.1%} + tolerance {tolerance * 100:.1f} points): " + "; ".join(closest.reasons) + "."
     )

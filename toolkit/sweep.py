@@ -41,6 +41,7 @@ from toolkit.results import PICK_FILE
 from toolkit.sweepfile import SweepSpec, plan_shops
 from toolkit.sweepstate import (
     ShopRun,
+    SUMMARY_FILE,
     build_summary,
     clear_shop,
     is_complete,
@@ -192,6 +193,9 @@ def run_sweep(
         outcomes = _already_complete(runs)  # no cluster is started for shops that need no run
         todo = [run for run in runs if run.shop_id not in {outcome.shop_id for outcome in outcomes}]
         if todo:
+            # The old summary would mix old and new figures if this sweep is interrupted: until the
+            # new one is written, the report reads each shop's own pick.json instead.
+            (spec.output_dir / SUMMARY_FILE).unlink(missing_ok=True)
             with _dask_client(workers or spec.workers, scheduler, len(todo)) as client:
                 outcomes += _run_all(client, todo, name=spec.name, progress=progress, skipped=len(outcomes))
     summary = build_summary(runs, {outcome.shop_id: outcome.params_hash for outcome in outcomes})

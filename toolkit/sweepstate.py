@@ -19,6 +19,7 @@ except the run-bookkeeping columns :data:`RUN_COLUMNS`.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.pricing import DEFAULT_PRICING_PATH
 from toolkit.results import PICK_FILE, summary_columns, write_json, write_parquet
 
 __all__ = [
@@ -118,11 +120,22 @@ def params_hash(run: ShopRun) -> str:
     digest.update(run.notebook.read_bytes())
     kept = {key: value for key, value in run.parameters.items() if key not in _PATH_PARAMETERS}
     digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
-    for path in (run.data_path, run.column_map, *_parameter_files(run.parameters)):
+    # Prices change the money in every result: the pricing file in use is an input too.
+    pricing = None if run.parameters.get("pricing_path") else DEFAULT_PRICING_PATH
+    for path in (run.data_path, run.column_map, pricing, *_parameter_files(run.parameters)):
         digest.update(b"\0file\0")
-        if path is not None:
+        if path is not None and Path(path).is_file():
             _hash_file(digest, path)
+    digest.update(f"\0toolkit {_toolkit_version()}".encode())
     return digest.hexdigest()
+
+
+def _toolkit_version() -> str:
+    """The installed toolkit's version: a new release reruns every shop."""
+    try:
+        return importlib.metadata.version("enough")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _parameter_files(parameters: Mapping[str, Any]) -> list[Path]:

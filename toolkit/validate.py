@@ -188,7 +188,10 @@ def validate(
         parsed[name], missing[name] = parsing.text(column(name))
     for name in _NUMBER_COLUMNS:
         parsed[name], missing[name], unparseable[name] = parsing.number(column(name))
-    times, missing["event_time"], bad_time = parsing.timestamps(column("event_time"), cmap.time_format)
+    try:
+        times, missing["event_time"], bad_time = parsing.timestamps(column("event_time"), cmap.time_format)
+    except parsing.AmbiguousDates as error:
+        raise DataError(f"{source}: column 'event_time': {error}") from None
     gender, gender_missing, unparseable["gender"] = parsing.words(column("gender"), cmap.gender_words())
     parsed["gender"] = np.where(gender_missing, "unknown", gender).astype(object)
     scale = cmap.size_scale or parsing.infer_scale(column("size"))
