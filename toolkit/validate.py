@@ -71,6 +71,7 @@ CHECK_ORDER: tuple[str, ...] = (
 )
 
 _TEXT_COLUMNS = ("shop_id", "shopper_id", "product_id", "category")
+_CATEGORICAL_COLUMNS = (*_TEXT_COLUMNS, "gender", "outcome", "fit_preference", "body_type")
 _NUMBER_COLUMNS = ("height_cm", "weight_kg", "age")
 _FIT_PREFERENCES = ("tight", "regular", "loose")
 _LB_PER_KG = 2.20462
@@ -425,6 +426,9 @@ def load_shop(
     if len(shops) > 1:
         frame = frame[frame["shop_id"] == shop_id].reset_index(drop=True)
         quarantine = quarantine[result.quarantine_shop == shop_id].reset_index(drop=True)
+    # Text columns as categoricals: a 5-million-purchase shop's ids and labels take a fraction of
+    # the memory, and every training subset copies integer codes instead of Python strings.
+    frame = frame.astype({name: "category" for name in _CATEGORICAL_COLUMNS if name in frame})
     quarantine = _storable(quarantine)
     if quarantine_dir is not None:
         Path(quarantine_dir).mkdir(parents=True, exist_ok=True)
