@@ -110,6 +110,11 @@ class SizeModelBase(BaseEstimator):
         proba[:, self.constant_] = 1.0
         return proba
 
+    def _constant_cumulative_proba(self, n: int) -> np.ndarray:
+        """``P(size > k)`` for a model that learned a single size: 1 below it, 0 from it on."""
+        above = (np.arange(self.n_sizes - 1)[None, :] < self.constant_).astype(np.float64)
+        return above.repeat(n, axis=0)
+
     def _check_training_data(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         name = type(self).__name__
         if not isinstance(self.n_sizes, (int, np.integer)) or self.n_sizes < 1:

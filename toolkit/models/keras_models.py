@@ -205,9 +205,7 @@ class KerasOrdinal(_KerasSizeModel):
         """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row."""
         self._check_fitted()
         if self.constant_ is not None:
-            return (np.arange(self.n_sizes - 1)[None, :] < self.constant_).astype(np.float64).repeat(
-                len(X), axis=0
-            )
+            return self._constant_cumulative_proba(len(X))
         with single_threaded():
             return 1.0 / (1.0 + np.exp(-self.logits(X).astype(np.float64)))
 

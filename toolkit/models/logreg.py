@@ -70,9 +70,7 @@ class OrdinalLogisticRegression(SizeModelBase):
         """``(n, n_sizes - 1)`` rank-consistent probabilities ``P(size > k)``."""
         self._check_fitted()
         if self.constant_ is not None:
-            return (np.arange(self.n_sizes - 1)[None, :] < self.constant_).astype(np.float64).repeat(
-                len(X), axis=0
-            )
+            return self._constant_cumulative_proba(len(X))
         with single_threaded():
             features = (self.encoder_.transform(X).dense() - self.mean_) / self.scale_
             logits = features @ self.coef_ + self.intercept_
