@@ -29,6 +29,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from toolkit.compare import wilson_interval
+from toolkit.select import drift_per_fraction
 from toolkit.findings import (
     assumptions_text,
     money,
@@ -85,38 +86,6 @@ def _plain_text(chart: _Chart) -> _Chart:
 
 
 # ------------------------------------------------------------------------------------ shop chart
-
-
-def drift_per_fraction(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per fraction: mean training rows and monthly cost over seeds (as the pick and the
-    spreadsheet have them), mean changed rate and its interval at ``confidence`` (the widest over
-    seeds, recomputed from the stored counts when they are there, as the pick does).
-
-    The drift at 100% leaves out the reference model (the first seed's full-data model) compared
-    with itself: it changes nothing by definition, while the other seeds' full-data models show
-    what retraining on all the data already changes — the noise floor.
-    """
-    costs = runs.groupby("fraction", sort=True).agg(
-        train_rows=("train_rows", "mean"),
-        cost_usd_per_month=("cost_usd_per_month", "mean"),
-        seeds=("seed", "nunique"),
-    )
-    drift = runs.copy()
-    if drift["seed"].nunique() > 1:
-        itself = (drift["fraction"] == 1.0) & (drift["seed"] == drift["seed"].min())
-        drift = drift[~itself]
-    if {"changed_count", "n_reference"} <= set(drift.columns):
-        low, high = wilson_interval(
-            drift["changed_count"].to_numpy(), drift["n_reference"].to_numpy(), confidence
-        )
-        drift["changed_rate_ci_low"] = np.atleast_1d(low)
-        drift["changed_rate_ci_high"] = np.atleast_1d(high)
-    rates = drift.groupby("fraction", sort=True).agg(
-        changed_rate=("changed_rate", "mean"),
-        changed_rate_ci_low=("changed_rate_ci_low", "min"),
-        changed_rate_ci_high=("changed_rate_ci_high", "max"),
-    )
-    return costs.join(rates).reset_index()
 
 
 @_plain_text

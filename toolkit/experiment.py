@@ -31,7 +31,14 @@ from toolkit.features import training_labels
 from toolkit.metering import fit_metered
 from toolkit.models import make_model
 from toolkit.pricing import Pricing, TimeCurve
-from toolkit.results import PICK_FILE, RUNS_FILE, SEGMENTS_FILE, write_json, write_parquet
+from toolkit.results import (
+    PICK_FILE,
+    RUNS_FILE,
+    SEGMENTS_FILE,
+    write_atomically,
+    write_json,
+    write_parquet,
+)
 from toolkit.sampling import sample_rows
 from toolkit.schema import SizeScale
 from toolkit.select import Pick, pick_smallest_sufficient
@@ -328,17 +335,11 @@ def pick_document(
 
 
 def _save_chart(runs: pd.DataFrame, document: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    # A plain Figure renders to PNG without pyplot, so the notebook's own backend is left alone.
     from toolkit.charts import shop_chart
-    from toolkit.results import write_atomically
 
     figure = shop_chart(runs, document)
     write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=120, bbox_inches="tight"))
-    plt.close(figure)
 
 
 def run_shop(
@@ -352,9 +353,7 @@ def run_shop(
 ) -> tuple[Path, Pick]:
     """The whole experiment for one shop file, as the notebook runs it."""
     config = ExperimentConfig.from_params(**params)
-    folder = Path(output_dir)
     shop = load_shop(data_path, shop_id=shop_id, column_map=column_map)
-    (folder / shop.shop_id / PICK_FILE).unlink(missing_ok=True)
     split = split_for(shop, config)
     result = run_experiment(shop, split, config, log=log)
     pick = pick_for(result, config)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.select import Pick
+from toolkit.select import Pick, without_reference_run
 from toolkit.splits import Split
 from toolkit.validate import ShopData
 
@@ -60,9 +60,8 @@ def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
         "baseline_exact_accuracy": "mean",
         "monotonicity_violation_rate": "max",
     }
-    if "reference_run" in runs and len(runs) > 1:
-        runs = runs[~runs["reference_run"]]  # the full-data reference compared with itself drifts 0
-    table = runs.groupby("fraction").agg(columns)
+    # The full-data reference compared with itself drifts 0: its row is left out of the means.
+    table = without_reference_run(runs).groupby("fraction").agg(columns)
     table.insert(0, "seeds", runs.groupby("fraction")["seed"].nunique())
     return table.round(4)
 
@@ -85,9 +84,8 @@ def verdict_table(pick: Pick) -> pd.DataFrame:
 
 def segment_overview(segments: pd.DataFrame, fraction: float, min_count: int = 200) -> pd.DataFrame:
     """Changed rate per segment at ``fraction`` (worst seed), tails first; small segments hidden."""
-    at = segments[(segments["fraction"] == fraction) & (segments["n"] >= min_count)]
-    if "reference_run" in at and (~at["reference_run"]).any():
-        at = at[~at["reference_run"]]  # not the full-data reference compared with itself
+    at = without_reference_run(segments)
+    at = at[(at["fraction"] == fraction) & (at["n"] >= min_count)]
     if at.empty:
         return pd.DataFrame(columns=["segment_kind", "segment", "n", "changed_rate", "ci_low", "ci_high", "noise_floor"])
     table = (

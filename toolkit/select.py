@@ -32,7 +32,15 @@ import pandas as pd
 from toolkit.compare import wilson_interval
 from toolkit.errors import ParamsError
 
-__all__ = ["Crossing", "FractionVerdict", "Pick", "drift_crossing", "pick_smallest_sufficient"]
+__all__ = [
+    "Crossing",
+    "FractionVerdict",
+    "Pick",
+    "drift_crossing",
+    "drift_per_fraction",
+    "pick_smallest_sufficient",
+    "without_reference_run",
+]
 
 
 @dataclass(frozen=True)
@@ -120,13 +128,11 @@ def pick_smallest_sufficient(
         segments, confidence, segment_tolerance, min_segment_size
     )
 
+    curve = drift_per_fraction(runs, confidence)
     verdicts = []
-    for fraction, group in runs.groupby("fraction", sort=True):
+    for (fraction, group), point in zip(runs.groupby("fraction", sort=True), curve.itertuples()):
         reasons: list[str] = []
-        # At full data, the first seed's model is the reference itself (drift 0 by construction);
-        # the other seeds' full-data models show the drift of full data: the noise floor.
-        drifts = _without_reference_run(group)
-        high = float(drifts["changed_rate_ci_high"].max())
+        high = float(point.changed_rate_ci_high)
         if fraction < 1.0:
             if high > threshold:
                 reasons.append(
@@ -149,11 +155,11 @@ def pick_smallest_sufficient(
             FractionVerdict(
                 fraction=float(fraction),
                 qualifies=not reasons,
-                train_rows=float(group["train_rows"].mean()),
-                changed_rate=float(drifts["changed_rate"].mean()),
-                changed_rate_ci_low=float(drifts["changed_rate_ci_low"].min()),
+                train_rows=float(point.train_rows),
+                changed_rate=float(point.changed_rate),
+                changed_rate_ci_low=float(point.changed_rate_ci_low),
                 changed_rate_ci_high=high,
-                cost_usd_per_month=float(group["cost_usd_per_month"].mean()),
+                cost_usd_per_month=float(point.cost_usd_per_month),
                 reasons=tuple(reasons),
             )
         )
@@ -246,12 +252,37 @@ def drift_crossing(
     return Crossing(fraction=point, ci_low=float(low), ci_high=float(high))
 
 
-def _without_reference_run(group: pd.DataFrame) -> pd.DataFrame:
-    """A fraction's runs minus the reference run (full data, first seed) when others exist."""
-    if "reference_run" not in group:
-        return group
-    others = group[~group["reference_run"].astype(bool)]
-    return others if len(others) else group
+def drift_per_fraction(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per fraction, what the pick judges and the charts draw.
+
+    Mean training rows and monthly cost over every seed; the changed rate's mean over seeds and the
+    span of the seeds' intervals at ``confidence`` (recomputed from the stored counts when present).
+    At full data the reference run — the first seed's model compared with itself, 0 by
+    construction — is left out when other seeds exist: their drift there is the noise floor.
+    """
+    if {"changed_count", "n_reference"} <= set(runs.columns):
+        runs = _with_intervals(runs, confidence)
+    costs = runs.groupby("fraction", sort=True).agg(
+        train_rows=("train_rows", "mean"),
+        cost_usd_per_month=("cost_usd_per_month", "mean"),
+        seeds=("seed", "nunique"),
+    )
+    rates = without_reference_run(runs).groupby("fraction", sort=True).agg(
+        changed_rate=("changed_rate", "mean"),
+        changed_rate_ci_low=("changed_rate_ci_low", "min"),
+        changed_rate_ci_high=("changed_rate_ci_high", "max"),
+    )
+    return costs.join(rates).reset_index()
+
+
+def without_reference_run(runs: pd.DataFrame) -> pd.DataFrame:
+    """All runs (or segment rows) but the reference run's, when other full-data runs exist."""
+    if "reference_run" in runs:
+        itself = runs["reference_run"].astype(bool)
+    else:  # results without the column: the reference is the smallest seed's full-data run
+        itself = (runs["fraction"] == 1.0) & (runs["seed"] == runs["seed"].min())
+    others_at_full = (runs["fraction"] == 1.0) & ~itself
+    return runs[~itself] if others_at_full.any() else runs
 
 
 def _check_params(tolerance: float, confidence: float, segment_tolerance: float) -> None:
