@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_memory.py --rows 1000000 --model hgb
 
 Generates the shop into a temporary folder in a child process (its memory is not counted), then
-runs ``run_shop`` here — loading and validating, the split, every fit, the comparisons and the
+runs ``run_experiment_on_file`` here — loading and validating, the split, every fit, the comparisons and the
 writes — and prints this process's peak resident memory (``ru_maxrss``), which covers all of it.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import toolkit as enough
 
 GENERATE = (
-    "import sys; from toolkit.generate import generate_shop, shop_profiles; "
+    "import sys; from toolkit.shops.generate import generate_shop, shop_profiles; "
     "from toolkit.results import write_parquet; "
     "write_parquet(generate_shop(shop_profiles(1, seed=5)[0], int(sys.argv[1]), seed=5), sys.argv[2])"
 )
@@ -39,7 +39,7 @@ def main() -> dict[str, float]:
         path = Path(folder) / "shop.parquet"
         subprocess.run([sys.executable, "-c", GENERATE, str(args.rows), str(path)], check=True)
         started = time.perf_counter()
-        enough.run_shop(path, Path(folder) / "out", log=None, fractions=args.fractions, seeds=[0, 1], model=args.model)
+        enough.run_experiment_on_file(path, Path(folder) / "out", log=None, fractions=args.fractions, seeds=[0, 1], model=args.model)
         seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"rows": args.rows, "experiment_seconds": seconds, "peak_rss_mb": peak, "goal_mb": 4096}

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_training import synthetic_shop  # noqa: E402
 
-from toolkit.schema import SizeScale  # noqa: E402
+from toolkit.shops.schema import SizeScale  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
-    from toolkit.features import training_labels
+    from toolkit.models.features import training_labels
     from toolkit.models import available_models, make_model
 
     scale = SizeScale.letters()

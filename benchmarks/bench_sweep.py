@@ -32,17 +32,17 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from toolkit.demo import DEMO_SHOPS, DEMO_SWEEP, demo_data_dir
-from toolkit.sweep import SweepResult, run_sweep
-from toolkit.sweepfile import ShopEntry, SweepSpec
+from toolkit.demo import DEMO_SHOPS, demo_data_dir, demo_sweep_file
+from toolkit.sweep.many_shops import SweepResult, run_sweep
+from toolkit.sweep.spec import ShopEntry, SweepSpec
 
 
 def _shops(args: argparse.Namespace, scratch: Path) -> list[Path]:
-    from toolkit.generate import generate_shops
+    from toolkit.shops.generate import generate_shops
 
     if args.equal:
         return generate_shops(args.equal, scratch / "shops", seed=0, rows_min=args.rows, rows_max=args.rows)
-    folder = Path(args.data_dir) if args.data_dir else demo_data_dir(DEMO_SWEEP)
+    folder = Path(args.data_dir) if args.data_dir else demo_data_dir()
     files = sorted(folder.glob("*.parquet"))
     if not files:
         files = generate_shops(DEMO_SHOPS, folder, seed=0)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--out", metavar="FILE.json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
-    parameters = dict(yaml.safe_load(DEMO_SWEEP.read_text(encoding="utf-8"))["parameters"])
+    parameters = dict(yaml.safe_load(demo_sweep_file().read_text(encoding="utf-8"))["parameters"])
     if args.model:
         parameters["model"] = args.model
     if args.fractions:

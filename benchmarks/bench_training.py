@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolkit.schema import SizeScale  # noqa: E402
+from toolkit.shops.schema import SizeScale  # noqa: E402
 
 
 def synthetic_shop(n: int, seed: int = 0, scale: SizeScale | None = None) -> pd.DataFrame:
@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
-    from toolkit.features import training_labels
-    from toolkit.metering import fit_metered
+    from toolkit.models.features import training_labels
+    from toolkit.experiment.metering import fit_metered
     from toolkit.models import make_model
     from toolkit.models.keras_models import epochs_for, network_inputs
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # The bare side: rows encoded once, untimed; the same network built by the model's own builder.
     template = make_model("keras_ordinal", n_sizes=len(scale), random_state=0, **params)
-    from toolkit.features import FeatureEncoder
+    from toolkit.models.features import FeatureEncoder
 
     rows = FeatureEncoder().fit_transform(frame)
     inputs, targets = network_inputs(rows), labels.astype(np.int32)

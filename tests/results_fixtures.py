@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from toolkit.compare import wilson_interval
+from toolkit.experiment.compare import wilson_interval
 from toolkit.results import write_json, write_parquet
-from toolkit.select import pick_smallest_sufficient
+from toolkit.experiment.decision import pick_smallest_sufficient
 
 FRACTIONS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 SEEDS = (0, 1, 2)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from toolkit.cli import main
-from toolkit.schema import REQUIRED_COLUMNS
+from toolkit.shops.schema import REQUIRED_COLUMNS
 
 ROOT = Path(__file__).parents[1]
 ENOUGH = Path(sys.executable).parent / "enough"

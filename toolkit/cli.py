@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:
-    from toolkit.sweep import SweepResult
+    from toolkit.sweep.many_shops import SweepResult
 
 __all__ = ["VERBS", "build_parser", "main"]
 
@@ -48,7 +48,7 @@ def _add_validate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from toolkit.validate import validate_file
+    from toolkit.shops.validate import validate_file
 
     result = validate_file(args.input, column_map=args.column_map, out_dir=args.out)
     print(result.summary_table())
@@ -80,7 +80,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from toolkit.generate import generate_shops
+    from toolkit.shops.generate import generate_shops
 
     paths = generate_shops(
         args.shops, args.out, seed=args.seed, defects=args.defects,
@@ -127,8 +127,8 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from toolkit.sweep import run_sweep
-    from toolkit.sweepfile import SweepSpec
+    from toolkit.sweep.many_shops import run_sweep
+    from toolkit.sweep.spec import SweepSpec
 
     spec = SweepSpec.load(args.sweep_file)
     try:
@@ -211,7 +211,7 @@ def _add_report(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from toolkit.report import write_report
+    from toolkit.report.pdf import write_report
 
     paths = write_report(args.results_dir, out_dir=args.out, min_segment_count=args.min_segment_count)
     print(f"report:      {paths.pdf} ({paths.pages} pages)")

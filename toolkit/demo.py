@@ -15,13 +15,16 @@ from pathlib import Path
 import yaml
 
 from toolkit.errors import ParamsError
-from toolkit.sweep import SweepResult, run_sweep
-from toolkit.sweepfile import SHOP_FILE_SUFFIXES, SweepSpec
+from toolkit.resources import project_root
+from toolkit.sweep.many_shops import SweepResult, run_sweep
+from toolkit.sweep.spec import SHOP_FILE_SUFFIXES, SweepSpec
 
-__all__ = ["DEMO_SHOPS", "DEMO_SWEEP", "DemoResult", "demo_data_dir", "run_demo"]
+__all__ = ["DEMO_SHOPS", "DemoResult", "demo_data_dir", "demo_sweep_file", "run_demo"]
 
 #: The demo's sweep file.
-DEMO_SWEEP = Path(__file__).resolve().parents[1] / "params" / "demo.yaml"
+def demo_sweep_file() -> Path:
+    """The demo's sweep file: ``params/demo.yaml`` of the project folder (:func:`toolkit.resources.project_root`)."""
+    return project_root() / "params" / "demo.yaml"
 
 #: How many demo shops are generated.
 DEMO_SHOPS = 6
@@ -41,16 +44,16 @@ def run_demo(
     *,
     workers: int | None = None,
     progress: bool = True,
-    sweep_file: str | os.PathLike[str] = DEMO_SWEEP,
+    sweep_file: str | os.PathLike[str] | None = None,
 ) -> DemoResult:
     """Generate the demo shops if absent, sweep them, write the report.
 
     ``out_dir`` (relative to the working directory) replaces the sweep file's ``output_dir``.
     """
-    sweep_file = Path(sweep_file).resolve()
+    sweep_file = Path(sweep_file or demo_sweep_file()).resolve()
     data_dir = demo_data_dir(sweep_file)
     if not any(p.name.lower().endswith(SHOP_FILE_SUFFIXES) for p in data_dir.glob("*") if p.is_file()):
-        from toolkit.generate import generate_shops
+        from toolkit.shops.generate import generate_shops
 
         generate_shops(DEMO_SHOPS, data_dir, seed=0)
     spec = SweepSpec.load(sweep_file)
@@ -60,9 +63,9 @@ def run_demo(
     return DemoResult(result, data_dir, _write_report(result.output_dir))
 
 
-def demo_data_dir(sweep_file: str | os.PathLike[str] = DEMO_SWEEP) -> Path:
+def demo_data_dir(sweep_file: str | os.PathLike[str] | None = None) -> Path:
     """The folder of the demo shops named by the demo sweep file's `data_dir`."""
-    sweep_file = Path(sweep_file).resolve()
+    sweep_file = Path(sweep_file or demo_sweep_file()).resolve()
     try:
         data = yaml.safe_load(sweep_file.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as err:
@@ -76,7 +79,7 @@ def demo_data_dir(sweep_file: str | os.PathLike[str] = DEMO_SWEEP) -> Path:
 def _write_report(results_dir: Path) -> tuple[Path, ...] | None:
     """The finance report when the report module is available (None otherwise)."""
     try:
-        from toolkit.report import write_report
+        from toolkit.report.pdf import write_report
     except ImportError:
         return None
     paths = write_report(results_dir)

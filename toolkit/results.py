@@ -20,6 +20,7 @@ from typing import IO, Any
 import pandas as pd
 
 from toolkit.errors import DataError
+from toolkit.resources import project_root
 
 __all__ = [
     "PICK_FILE",
@@ -117,11 +118,11 @@ def read_shop_results(folder: str | Path) -> ShopResults:
 
 def resolve_output_dir(output_dir: str | Path | None) -> Path:
     """An absolute results folder: ``output_dir`` as given, or by default the project's
-    ``results/notebook`` (when the toolkit runs from a checkout), else ``./results``."""
+    ``results/notebook`` (see :func:`toolkit.resources.project_root`), else ``./results``."""
     if output_dir is not None:
         return Path(output_dir).expanduser().resolve()
-    project = Path(__file__).resolve().parent.parent
-    if (project / "pyproject.toml").is_file() and (project / "results").is_dir():
+    project = project_root()
+    if (project / "results").is_dir():
         return project / "results" / "notebook"
     return Path.cwd() / "results"
 

@@ -5,7 +5,7 @@ A size model is a scikit-learn style estimator over *canonical rows* (the shop t
 
 * ``__init__(n_sizes, random_state=0, **params)`` only stores its parameters;
 * ``fit(X, y) -> self`` with ``X`` a DataFrame of canonical rows and ``y`` an int array of size
-  indices (see :func:`toolkit.features.training_labels`);
+  indices (see :func:`toolkit.models.features.training_labels`);
 * ``predict(X) -> int ndarray`` of size indices in ``[0, n_sizes)``;
 * optionally ``predict_proba(X) -> (n, n_sizes)`` float array whose rows sum to 1;
 * fitted state ends in ``_``; ``epochs_`` is the number of passes over the training rows.

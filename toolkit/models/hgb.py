@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from toolkit.features import EncodedRows, FeatureEncoder
+from toolkit.models.features import EncodedRows, FeatureEncoder
 from toolkit.models import register_model
 from toolkit.models.base import SizeModelBase
 

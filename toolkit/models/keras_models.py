@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import ParamsError
-from toolkit.features import EncodedRows, FeatureEncoder
+from toolkit.models.features import EncodedRows, FeatureEncoder
 from toolkit.models import register_model
 from toolkit.models.backend import keras, tf
 from toolkit.models.base import SizeModelBase, single_threaded

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from toolkit.features import FeatureEncoder
+from toolkit.models.features import FeatureEncoder
 from toolkit.models import register_model
 from toolkit.models.base import SizeModelBase, single_threaded
 

@@ -1,0 +1,64 @@
+"""notebooks/fraction_sweep.ipynb under papermill writes the results contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill
+
+from tests.tiny_shops import tiny_shop
+from toolkit.results import read_shop_results
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "fraction_sweep.ipynb"
+
+
+def test_the_notebook_runs_with_p_parameters_and_writes_the_contract(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.parquet"
+    tiny_shop(2500, shop_id="tiny-shop").to_parquet(data)
+    executed = tmp_path / "executed.ipynb"
+    command = [
+        sys.executable, "-m", "papermill", str(NOTEBOOK), str(executed),
+        "-p", "data_path", str(data), "-p", "output_dir", str(tmp_path / "out"),
+        "-p", "model", "most_popular", "-y", "fractions: [0.25, 0.5]",
+        "--cwd", str(tmp_path),
+    ]
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
+    stored = read_shop_results(tmp_path / "out" / "tiny-shop")
+    assert set(stored.runs["fraction"]) == {0.25, 0.5, 1.0}
+    assert (stored.runs["model"] == "most_popular").all()
+    for name in ("segments.parquet", "drift_cost.png", "quarantine.parquet"):
+        assert (stored.folder / name).is_file()
+    cells = json.loads(executed.read_text())["cells"]
+    assert any("image/png" in o.get("data", {})
+               for c in cells for o in c.get("outputs", [])), "the chart is shown inline"
+
+
+def test_the_notebook_takes_a_parameters_file(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.parquet"
+    tiny_shop(2500, shop_id="file-shop").to_parquet(data)
+    papermill.execute_notebook(
+        str(NOTEBOOK), str(tmp_path / "executed.ipynb"), cwd=str(tmp_path), progress_bar=False,
+        parameters={**papermill_yaml(ROOT / "params" / "quick.yaml"),
+                    "data_path": str(data), "output_dir": str(tmp_path / "out")},
+    )
+    pick = read_shop_results(tmp_path / "out" / "file-shop").pick
+    assert pick["model"] == "hgb" and pick["seeds"] == [0, 1, 2]
+
+
+def papermill_yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def test_papermill_reads_every_parameter_of_the_parameters_cell() -> None:
+    found = set(papermill.inspect_notebook(str(NOTEBOOK)))
+    assert found == {
+        "data_path", "shop_id", "column_map", "fractions", "seeds", "model", "model_params",
+        "sampling", "tolerance", "confidence", "segment_tolerance", "min_segment_size",
+        "reference_size", "machine", "pricing_path", "output_dir",
+    }

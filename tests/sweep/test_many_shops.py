@@ -1,0 +1,266 @@
+"""Sweeps over many shops: real papermill runs of the shop notebook on a real Dask LocalCluster.
+
+The expensive runs are shared by the tests of this module (one uninterrupted sweep of four tiny
+shops, one killed and resumed), so the whole module stays around two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dask
+import nbformat
+import pandas as pd
+import psutil
+import pytest
+
+from tests.tiny_shops import tiny_shop
+from toolkit.errors import ParamsError, SweepError
+from toolkit.sweep.kernels import available_cores
+from toolkit.sweep.many_shops import run_sweep
+from toolkit.sweep.spec import DEFAULT_NOTEBOOK, SweepSpec, plan_shops
+from toolkit.sweep.state import MARKER_FILE, RUN_COLUMNS, is_complete, params_hash
+
+ENOUGH = Path(sys.executable).parent / "enough"
+GOOD = {"shop-a": 300, "shop-b": 360, "shop-c": 420}
+PARAMETERS = {"fractions": [0.5, 1.0], "seeds": [0, 1], "model": "hgb", "reference_size": 200}
+
+
+def _write_shops(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (shop_id, rows) in enumerate(GOOD.items()):
+        tiny_shop(rows, seed=i, shop_id=shop_id).to_parquet(folder / f"{shop_id}.parquet")
+    # Unusable: no height column at all.
+    tiny_shop(300, seed=9, shop_id="shop-bad").drop(columns=["height_cm"]).to_parquet(folder / "shop-bad.parquet")
+
+
+def _write_sweep(path: Path, output_dir: str, **parameters: object) -> Path:
+    text = {
+        "name": path.stem,
+        "data_dir": "shops",
+        "output_dir": output_dir,
+        "workers": 2,
+        "parameters": {**PARAMETERS, **parameters},
+    }
+    path.write_text(json.dumps(text))  # JSON is YAML
+    return path
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sweep")
+    _write_shops(folder / "shops")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(workspace: Path):
+    """One sweep of three good shops and one bad one, on two local workers."""
+    spec = SweepSpec.load(_write_sweep(workspace / "whole.yaml", "out-whole"))
+    return run_sweep(spec, progress=False)
+
+
+def _comparable(summary: pd.DataFrame, output_dir: Path) -> pd.DataFrame:
+    frame = summary.drop(columns=list(RUN_COLUMNS)).copy()
+    for column in ("notebook_path", "log_path"):
+        frame[column] = frame[column].str.replace(str(output_dir), "<out>", regex=False)
+    return frame
+
+
+# -- one sweep: successes, and a failure that stays local ---------------------------------------
+def test_three_tiny_shops_on_two_workers_complete(uninterrupted) -> None:
+    summary = uninterrupted.summary.set_index("shop_id")
+    assert list(summary.index) == ["shop-a", "shop-b", "shop-bad", "shop-c"]
+    good = summary.loc[list(GOOD)]
+    assert (good["status"] == "ok").all()
+    assert good["picked_fraction"].isin([0.5, 1.0]).all()
+    assert (good["full_train_rows"] > good["pick_train_rows"] - 1).all()
+    for shop_id in GOOD:
+        folder = uninterrupted.output_dir / shop_id
+        for name in ("pick.json", "runs.parquet", "fraction_sweep.ipynb", "run.log", MARKER_FILE):
+            assert (folder / name).is_file(), (shop_id, name)
+    stored = pd.read_parquet(uninterrupted.summary_path)
+    pd.testing.assert_frame_equal(stored, uninterrupted.summary)
+
+
+def test_a_shop_with_unusable_data_fails_alone(uninterrupted) -> None:
+    bad = uninterrupted.summary.set_index("shop_id").loc["shop-bad"]
+    assert bad["status"] == "failed"
+    assert "height_cm" in bad["error"] and "DataError" in bad["error"] and "\n" not in bad["error"]
+    notebook = nbformat.read(bad["notebook_path"], as_version=4)
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors and errors[0].ename == "DataError"
+    assert not (uninterrupted.output_dir / "shop-bad" / MARKER_FILE).exists()
+    with pytest.raises(SweepError, match="shop-bad: DataError"):
+        uninterrupted.raise_for_failures()
+
+
+# -- killed part-way, resumed ------------------------------------------------------------------
+def _kernels_of(output_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("ENOUGH_SHOP_DIR", "").startswith(str(output_dir)):
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def test_a_killed_sweep_resumed_equals_an_uninterrupted_one(workspace: Path, uninterrupted) -> None:
+    sweep = _write_sweep(workspace / "killed.yaml", "out-killed")
+    output_dir = workspace / "out-killed"
+    with open(workspace / "killed.log", "wb") as log:
+        driver = subprocess.Popen(
+            [str(ENOUGH), "sweep", str(sweep), "--workers", "1", "--no-progress"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while not list(output_dir.glob(f"*/{MARKER_FILE}")):
+            assert driver.poll() is None, (workspace / "killed.log").read_text()
+            assert time.monotonic() < deadline, "no shop completed within 120 s"
+            time.sleep(0.1)
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    complete_before = {p.parent.name: json.loads(p.read_text()) for p in output_dir.glob(f"*/{MARKER_FILE}")}
+    assert 1 <= len(complete_before) < len(GOOD)
+    # Nothing half-written counts as complete: every marker has its pick.json; kernels die with their worker.
+    for shop_id in complete_before:
+        assert (output_dir / shop_id / "pick.json").is_file()
+    deadline = time.monotonic() + 15
+    while _kernels_of(output_dir):
+        assert time.monotonic() < deadline, "orphaned kernels outlived the killed sweep"
+        time.sleep(0.2)
+
+    resumed = subprocess.run(
+        [str(ENOUGH), "sweep", str(sweep), "--no-progress"], capture_output=True, text=True, check=False
+    )
+    assert resumed.returncode != 0  # shop-bad still fails
+    assert "shop-bad" in resumed.stdout + resumed.stderr
+    for shop_id, marker in complete_before.items():  # not rerun
+        assert json.loads((output_dir / shop_id / MARKER_FILE).read_text()) == marker
+
+    summary = pd.read_parquet(output_dir / "summary.parquet")
+    pd.testing.assert_frame_equal(
+        _comparable(summary, output_dir), _comparable(uninterrupted.summary, uninterrupted.output_dir)
+    )
+
+
+def test_changed_data_reruns_that_shop_only(workspace: Path, uninterrupted) -> None:
+    spec = SweepSpec.load(_write_sweep(workspace / "whole.yaml", "out-whole"))
+    tiny_shop(GOOD["shop-b"], seed=42, shop_id="shop-b").to_parquet(workspace / "shops" / "shop-b.parquet")
+    result = run_sweep(spec, progress=False)
+    skipped = {o.shop_id for o in result.skipped}
+    assert skipped == {"shop-a", "shop-c"}
+    assert {o.shop_id for o in result.failed} == {"shop-bad"}
+    assert result.summary.set_index("shop_id").loc["shop-b", "status"] == "ok"
+
+
+def test_changed_parameters_make_every_shop_incomplete(workspace: Path, uninterrupted) -> None:
+    spec = SweepSpec.load(_write_sweep(workspace / "whole.yaml", "out-whole"))
+    changed = SweepSpec.load(_write_sweep(workspace / "other.yaml", "out-whole", seeds=[0, 2]))
+    for run, other in zip(plan_shops(spec), plan_shops(changed)):
+        if run.shop_id in GOOD:
+            assert is_complete(run, params_hash(run))
+            assert params_hash(run) != params_hash(other) and not is_complete(other, params_hash(other))
+
+
+# -- kernels: threads, working directory, transport; crashes and lost workers -------------------
+PROBE = textwrap.dedent(
+    """
+    import json, os, ipykernel
+    from pathlib import Path
+    folder = Path(output_dir) / shop_id
+    if shop_id == "crash":
+        os._exit(1)
+    if shop_id == "lose-worker":
+        os.kill(os.getppid(), 9)  # the Dask worker that started this kernel
+    names = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]
+    probe = {"env": {n: os.environ.get(n) for n in names}, "cwd": os.getcwd(),
+             "transport": json.loads(ipykernel.get_connection_info())["transport"]}
+    (folder / "probe.json").write_text(json.dumps(probe))
+    (folder / "pick.json").write_text(json.dumps({"shop_id": shop_id, "picked_fraction": 1.0, "reduced": False}))
+    """
+)
+
+
+def _probe_notebook(path: Path) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("data_path = None\nshop_id = None\ncolumn_map = None\noutput_dir = None")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(PROBE)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_kernels_get_thread_counts_cwd_and_ipc_and_crashes_stay_local(tmp_path: Path) -> None:
+    data = tmp_path / "shop.parquet"
+    tiny_shop(50).to_parquet(data)
+    _probe_notebook(tmp_path / "probe.ipynb")
+    shops = [{"path": "shop.parquet", "shop_id": name} for name in ("one", "two", "crash", "lose-worker")]
+    spec = SweepSpec.from_dict(
+        {"name": "probe", "shops": shops, "output_dir": "out", "workers": 2, "notebook": "probe.ipynb"},
+        base_dir=tmp_path,
+    )
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        result = run_sweep(spec, progress=False)
+    status = result.summary.set_index("shop_id")
+    assert list(status.loc[["one", "two"], "status"]) == ["ok", "ok"]
+    assert status.loc["crash", "status"] == "failed" and "DeadKernelError" in status.loc["crash", "error"]
+    assert Path(status.loc["crash", "notebook_path"]).is_file()
+    assert status.loc["lose-worker", "status"] == "failed" and "worker lost" in status.loc["lose-worker", "error"]
+    expected = str(max(1, available_cores() // 2))
+    for shop_id in ("one", "two"):
+        probe = json.loads((tmp_path / "out" / shop_id / "probe.json").read_text())
+        assert set(probe["env"].values()) == {expected}
+        assert probe["cwd"] == str(tmp_path / "out" / shop_id)
+        assert probe["transport"] == ("ipc" if os.name == "posix" else "tcp")
+
+
+# -- the sweep file ----------------------------------------------------------------------------
+def _spec_error(tmp_path: Path, text: str) -> str:
+    (tmp_path / "shops").mkdir(exist_ok=True)
+    tiny_shop(50).to_parquet(tmp_path / "shops" / "s.parquet")
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(ParamsError) as caught:
+        plan_shops(SweepSpec.load(path))
+    message = str(caught.value)
+    assert str(path) in message
+    return message
+
+
+def test_sweep_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    assert "'wokers'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nwokers: 2\n")
+    assert "'shops[0].shopid'" in _spec_error(tmp_path, "shops: [{path: shops/s.parquet, shopid: x}]\noutput_dir: out\n")
+    message = _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nparameters: {epochs: 3}\n")
+    assert "'parameters.epochs'" in message and "model_params" in message
+    assert "'parameters.data_path'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nparameters: {data_path: x}\n")
+    assert "'workers'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nworkers: 0\n")
+    assert "'data_dir'" in _spec_error(tmp_path, "data_dir: nowhere\noutput_dir: out\n")
+
+
+def test_relative_paths_resolve_against_the_sweep_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "params").mkdir()
+    (tmp_path / "shops").mkdir()
+    tiny_shop(50, shop_id="x1").to_parquet(tmp_path / "shops" / "x1.parquet")
+    (tmp_path / "params" / "s.yaml").write_text("data_dir: ../shops\noutput_dir: ../out\nparameters: {model: hgb}\n")
+    monkeypatch.chdir(tmp_path / "shops")
+    spec = SweepSpec.load("../params/s.yaml")
+    [run] = plan_shops(spec)
+    assert spec.notebook == DEFAULT_NOTEBOOK
+    assert run.shop_id == "x1" and run.shop_dir == tmp_path / "out" / "x1"
+    assert run.parameters["data_path"] == str(tmp_path / "shops" / "x1.parquet")
+    assert run.parameters["output_dir"] == str(tmp_path / "out")
+    # Parameters naming files become absolute too (pricing_path: the experiment's pricing file).
+    data = {"data_dir": "shops", "output_dir": "out", "parameters": {"pricing_path": "params/p.yaml"}}
+    spec = SweepSpec.from_dict(data, base_dir=tmp_path)
+    assert spec.parameters["pricing_path"] == str(tmp_path / "params" / "p.yaml")

@@ -1,0 +1,210 @@
+"""Training labels from purchase outcomes, and the feature encoding every model shares.
+
+Labels
+------
+A purchase says which size a shopper *bought* and what happened next. The size the shopper
+*should* have had is the label a model learns:
+
+=====================  =========================================================================
+outcome                label (size index on the shop's scale)
+=====================  =========================================================================
+``kept``               the bought size
+``returned_too_small`` one size up
+``returned_too_large`` one size down
+``returned_other``     the bought size: the return was not about fit (wrong colour, changed mind,
+                       damaged), so the purchase still tells us which size the shopper chose; dropping
+                       these rows would throw away body data and bias the shop's volume.
+=====================  =========================================================================
+
+At the ends of the scale the label is clipped: "too small" on the largest size stays the largest size
+(the shop has nothing bigger to recommend) and "too large" on the smallest stays the smallest.
+
+Features
+--------
+:class:`FeatureEncoder` is fitted on the training rows only and turns canonical rows into
+
+* ``numeric`` — float32 ``(n, d)``: ``height_cm``, ``weight_kg``, ``age``, ``bmi`` (kg/m²), then any
+  optional body measurement (``chest_cm``, ``waist_cm``, ``hip_cm``) present in the training rows,
+  then gender one-hot (``gender_female``, ``gender_male``, ``gender_unknown``) and
+  ``fit_preference`` as tight/regular/loose → -1/0/+1 (missing or other → 0). Missing numeric values
+  are filled with the training median, so a shopper who skipped a field still gets a size.
+* ``category`` — int32 ``(n,)``: 1 … V for the training categories (most frequent first, at most
+  ``max_categories``), 0 for anything else (a category first seen at predict time).
+
+``body_type`` and other free-text optional columns are not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from toolkit.errors import DataError, ExperimentError
+from toolkit.shops.schema import GENDERS, OUTCOMES, SizeScale
+
+__all__ = [
+    "BASE_NUMERIC_FEATURES",
+    "MEASUREMENT_COLUMNS",
+    "EncodedRows",
+    "FeatureEncoder",
+    "training_labels",
+]
+
+#: Numeric features every shop has (``bmi`` is derived from height and weight).
+BASE_NUMERIC_FEATURES: tuple[str, ...] = ("height_cm", "weight_kg", "age", "bmi")
+
+#: Optional body measurements, used when the training rows carry them.
+MEASUREMENT_COLUMNS: tuple[str, ...] = ("chest_cm", "waist_cm", "hip_cm")
+
+_FIT_PREFERENCE: dict[str, float] = {"tight": -1.0, "regular": 0.0, "loose": 1.0}
+_LABEL_SHIFT: dict[str, int] = {
+    "kept": 0,
+    "returned_too_small": 1,
+    "returned_too_large": -1,
+    "returned_other": 0,
+}
+
+
+def training_labels(frame: pd.DataFrame, scale: SizeScale) -> np.ndarray:
+    """The size index each purchase teaches a model (see the module docstring for the rule).
+
+    ``frame`` needs ``size`` (an ordered categorical on ``scale``, or labels on it) and
+    ``outcome``. Returns int64 indices in ``[0, len(scale))``. A size off the scale or an unknown
+    outcome raises :class:`DataError` naming the column and the offending values.
+    """
+    for column in ("size", "outcome"):
+        if column not in frame.columns:
+            raise DataError(f"column {column!r}: required to build training labels, not in the frame")
+    bought = scale.to_index(frame["size"])
+    if (bought < 0).any():
+        bad = pd.unique(pd.Series(frame["size"]).astype(object)[bought < 0])[:5]
+        raise DataError(
+            f"column 'size': expected labels on the scale {list(scale.labels)}, got {list(bad)}"
+        )
+    outcome = frame["outcome"].astype(object).to_numpy()
+    shift = np.zeros(len(frame), dtype=np.int64)
+    known = np.zeros(len(frame), dtype=bool)
+    for name, step in _LABEL_SHIFT.items():
+        match = outcome == name
+        known |= match
+        if step:
+            shift[match] = step
+    if not known.all():
+        bad = pd.unique(pd.Series(outcome[~known]))[:5]
+        raise DataError(f"column 'outcome': expected one of {list(OUTCOMES)}, got {list(bad)}")
+    return np.clip(bought + shift, 0, len(scale) - 1)
+
+
+@dataclass(frozen=True)
+class EncodedRows:
+    """Rows as model inputs: scaled-later numeric features and a category index."""
+
+    numeric: np.ndarray
+    category: np.ndarray
+    n_categories: int
+
+    def __len__(self) -> int:
+        return int(self.numeric.shape[0])
+
+    def dense(self) -> np.ndarray:
+        """One float64 matrix for scikit-learn models: numeric features + category one-hot."""
+        one_hot = np.zeros((len(self), self.n_categories), dtype=np.float64)
+        one_hot[np.arange(len(self)), self.category] = 1.0
+        return np.hstack([self.numeric.astype(np.float64), one_hot])
+
+
+class FeatureEncoder:
+    """Canonical rows → :class:`EncodedRows`, fitted on the training rows (scikit-learn style).
+
+    Parameters
+    ----------
+    max_categories:
+        At most this many training categories get their own index (the most frequent ones; ties by
+        name); the rest share the out-of-vocabulary index 0 with categories never seen in training.
+    """
+
+    def __init__(self, max_categories: int = 200) -> None:
+        self.max_categories = max_categories
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
+        """Learn the feature list, fill values and category vocabulary from training rows."""
+        if len(frame) == 0:
+            raise ExperimentError("training rows: expected at least one row, got none")
+        for column in ("height_cm", "weight_kg", "age", "gender", "category"):
+            if column not in frame.columns:
+                raise DataError(f"column {column!r}: required by the feature encoder, not in the frame")
+        measurements = tuple(
+            c for c in MEASUREMENT_COLUMNS if c in frame.columns and frame[c].notna().any()
+        )
+        self.measurement_columns_: tuple[str, ...] = measurements
+        self.feature_names_: tuple[str, ...] = (
+            BASE_NUMERIC_FEATURES
+            + measurements
+            + tuple(f"gender_{g}" for g in GENDERS)
+            + ("fit_preference",)
+        )
+        raw = self._raw_numeric(frame, measurements)
+        medians = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0) if len(raw) else []
+        self.fill_values_: np.ndarray = np.nan_to_num(np.asarray(medians, dtype=np.float64), nan=0.0)
+        counts = frame["category"].astype(str).value_counts()
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        self.category_vocabulary_: tuple[str, ...] = tuple(
+            name for name, _ in ranked[: max(int(self.max_categories), 0)]
+        )
+        self.n_categories_: int = len(self.category_vocabulary_) + 1
+        return self
+
+    # -- transforming ------------------------------------------------------------------------
+    def transform(self, frame: pd.DataFrame) -> EncodedRows:
+        """Encode rows (training or not) with what :meth:`fit` learned."""
+        if not hasattr(self, "fill_values_"):
+            raise ExperimentError("feature encoder: call fit() on training rows before transform()")
+        raw = self._raw_numeric(frame, self.measurement_columns_)
+        missing = ~np.isfinite(raw)
+        if missing.any():
+            raw[missing] = np.broadcast_to(self.fill_values_, raw.shape)[missing]
+        n = len(frame)
+        gender = frame["gender"].to_numpy(dtype=object)
+        one_hot = np.empty((n, len(GENDERS)), dtype=np.float64)
+        one_hot[:, 0] = gender == "female"
+        one_hot[:, 1] = gender == "male"
+        one_hot[:, 2] = 1.0 - one_hot[:, 0] - one_hot[:, 1]
+        if "fit_preference" in frame.columns:
+            stated = frame["fit_preference"].to_numpy(dtype=object)
+            preference = np.zeros(n, dtype=np.float64)
+            for label, value in _FIT_PREFERENCE.items():
+                if value:
+                    preference[stated == label] = value
+        else:
+            preference = np.zeros(n, dtype=np.float64)
+        numeric = np.hstack([raw, one_hot, preference[:, None]]).astype(np.float32)
+        codes = pd.Categorical(frame["category"], categories=self.category_vocabulary_).codes
+        category = (np.asarray(codes, dtype=np.int32) + 1) if len(self.category_vocabulary_) else (
+            np.zeros(n, dtype=np.int32)
+        )
+        return EncodedRows(numeric=numeric, category=category, n_categories=self.n_categories_)
+
+    def fit_transform(self, frame: pd.DataFrame) -> EncodedRows:
+        """:meth:`fit` then :meth:`transform` on the same rows."""
+        return self.fit(frame).transform(frame)
+
+    @staticmethod
+    def _raw_numeric(frame: pd.DataFrame, measurements: tuple[str, ...]) -> np.ndarray:
+        """Height, weight, age, BMI and the measurements as a float64 matrix (NaN where missing)."""
+        columns = ("height_cm", "weight_kg", "age") + measurements
+        raw = np.empty((len(frame), len(columns) + 1), dtype=np.float64)
+        for j, column in enumerate(columns):
+            target = j if j < 3 else j + 1
+            if column in frame.columns:
+                raw[:, target] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+            else:
+                raw[:, target] = np.nan
+        height_m = raw[:, 0] / 100.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw[:, 3] = raw[:, 1] / (height_m * height_m)
+        return raw

@@ -1,0 +1,319 @@
+"""Looking at one shop's stored results in JupyterLab (``notebooks/explore.ipynb`` calls this).
+
+Functions for the parts: :func:`list_sweeps`, :func:`list_shops`, :func:`load_shop_results`,
+:func:`repick` (the pick again under another tolerance or confidence, from the stored runs and
+segments — no retraining), :func:`pick_change`, :func:`segment_breakdown`, :func:`tails`.
+
+:class:`ShopView` ties them together for the notebook: one shop under one pick, each method a cell.
+When there are no results to look at, every method answers with a :class:`Note` that says why and
+what to do instead of failing, so the notebook runs top to bottom either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from toolkit.report import charts
+from toolkit.errors import DataError
+from toolkit.resources import project_root
+from toolkit.report.pdf import read_summary
+from toolkit.results import PICK_FILE, ShopResults, read_shop_results
+from toolkit.experiment.decision import pick_smallest_sufficient
+
+__all__ = [
+    "Note",
+    "ShopView",
+    "list_shops",
+    "list_sweeps",
+    "load_shop_results",
+    "pick_change",
+    "repick",
+    "segment_breakdown",
+    "tails",
+]
+
+DEFAULT_RESULTS_ROOT = "results"
+SHOP_COLUMNS = (
+    "shop_id", "status", "reduced", "picked_fraction", "saving_usd_per_month",
+    "full_cost_usd_per_month", "pick_cost_usd_per_month", "changed_rate", "changed_rate_ci_low",
+    "changed_rate_ci_high", "noise_floor", "error",
+)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message shown in place of a table or chart (Markdown in Jupyter, plain text elsewhere)."""
+
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def find_results_dir(path: str | Path) -> Path:
+    """``path`` as given, or, when it is relative and not found from here, from the project folder
+    (:func:`toolkit.resources.project_root`) — so a notebook run from ``notebooks/`` finds
+    ``results/demo``."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return project_root() / path
+
+
+def list_sweeps(results_root: str | Path = DEFAULT_RESULTS_ROOT) -> pd.DataFrame:
+    """The sweeps under ``results_root``: one row each with how many shops have results."""
+    root = find_results_dir(results_root)
+    rows = []
+    if root.is_dir():
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            complete = [p.name for p in folder.iterdir() if (p / PICK_FILE).is_file()]
+            has_summary = (folder / "summary.parquet").is_file()
+            if complete or has_summary:
+                rows.append(
+                    {"sweep": folder.name, "results_dir": str(folder),
+                     "shops_with_results": len(complete), "summary": has_summary}
+                )
+    return pd.DataFrame(rows, columns=["sweep", "results_dir", "shops_with_results", "summary"])
+
+
+def list_shops(results_dir: str | Path) -> pd.DataFrame:
+    """The sweep's shops, largest saving first: status, pick, saving, drift at the pick."""
+    summary = read_summary(find_results_dir(results_dir))
+    columns = [c for c in SHOP_COLUMNS if c in summary.columns]
+    table = summary[columns]
+    if "saving_usd_per_month" in table:
+        table = table.sort_values(["saving_usd_per_month", "shop_id"], ascending=[False, True], na_position="last")
+    return table.reset_index(drop=True)
+
+
+def load_shop_results(results_dir: str | Path, shop_id: str | None = None) -> ShopResults:
+    """One shop's stored results (runs, segments, pick); ``None``: the shop with the largest saving."""
+    results_dir = find_results_dir(results_dir)
+    if not shop_id:
+        shops = list_shops(results_dir)
+        ok = shops[shops["status"] == "ok"]
+        if ok.empty:
+            raise DataError(f"{results_dir}: no shop has complete results (expected <shop_id>/{PICK_FILE})")
+        shop_id = str(ok["shop_id"].iloc[0])
+    return read_shop_results(results_dir / shop_id)
+
+
+def repick(
+    shop: ShopResults,
+    *,
+    tolerance: float | None = None,
+    confidence: float | None = None,
+    segment_tolerance: float | None = None,
+    min_segment_size: int | None = None,
+) -> dict[str, Any]:
+    """The pick again from the stored runs and segments under other settings (no retraining).
+
+    Settings left ``None`` keep the stored pick's. Returns a pick.json-shaped dict: the stored
+    assumptions (prices, cadence, model) with the new pick over them.
+    """
+    stored = shop.pick
+    settings = {
+        "tolerance": stored.get("tolerance", 0.01) if tolerance is None else tolerance,
+        "confidence": stored.get("confidence", 0.95) if confidence is None else confidence,
+        "segment_tolerance": (
+            stored.get("segment_tolerance", 0.03) if segment_tolerance is None else segment_tolerance
+        ),
+        "min_segment_size": (
+            stored.get("min_segment_size", 200) if min_segment_size is None else min_segment_size
+        ),
+    }
+    new = pick_smallest_sufficient(shop.runs, shop.segments, **settings)
+    return {**stored, **new.to_dict()}
+
+
+def pick_change(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
+    """The stored pick beside another one: settings, the pick, its drift and its saving."""
+
+    def described(pick: dict[str, Any]) -> dict[str, str]:
+        chosen = pick.get("pick") or {}
+        return {
+            "tolerance (points above the noise floor)": f"{pick['tolerance'] * 100:.1f}",
+            "confidence": f"{pick['confidence']:.0%}",
+            "threshold (changed rate)": f"{pick['threshold']:.2%}",
+            "recommended share of the data": f"{pick['picked_fraction']:.1%}",
+            "training rows": f"{chosen.get('train_rows', float('nan')):,.0f}",
+            "changed rate at the pick": (
+                f"{chosen.get('changed_rate', 0):.2%} ({chosen.get('changed_rate_ci_low', 0):.2%}"
+                f"–{chosen.get('changed_rate_ci_high', 0):.2%})"
+            ),
+            "saving per month": charts.money(pick.get("saving_usd_per_month", float("nan"))),
+            "in words": charts.pick_sentence(pick),
+        }
+
+    return pd.DataFrame({"stored pick": described(before), "this view": described(after)})
+
+
+def segment_breakdown(
+    shop: ShopResults,
+    fraction: float,
+    *,
+    confidence: float = 0.95,
+    min_segment_size: int = 200,
+    kinds: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """Changed rate per group of shoppers at ``fraction``; groups under ``min_segment_size`` left out."""
+    table = charts.segment_table(shop.segments, fraction, confidence=confidence, kinds=kinds)
+    return table[table["n"] >= min_segment_size].reset_index(drop=True)
+
+
+def tails(
+    shop: ShopResults, fraction: float, *, confidence: float = 0.95, min_segment_size: int = 200
+) -> pd.DataFrame:
+    """The tails (shortest, tallest, lightest, heaviest shoppers) at ``fraction``."""
+    return segment_breakdown(
+        shop, fraction, confidence=confidence, min_segment_size=min_segment_size, kinds=("tail",)
+    )
+
+
+@dataclass(frozen=True)
+class ShopView:
+    """One shop's stored results under one pick — what the exploration notebook shows.
+
+    Build it with :meth:`open`; :meth:`repick` gives a new view under other settings. Without
+    results (``shop`` is None) every method returns a :class:`Note` saying what to do.
+    """
+
+    results_dir: Path
+    shop: ShopResults | None
+    pick: dict[str, Any] = field(default_factory=dict)
+    min_segment_count: int = 200
+    problem: str = ""
+
+    @property
+    def _nothing(self) -> Note:
+        return Note(f"Nothing to show: no results in `{self.results_dir}` (see above).")
+
+    @classmethod
+    def open(
+        cls, results_dir: str | Path, shop_id: str | None = None, *, min_segment_count: int = 200
+    ) -> ShopView:
+        """The view of ``shop_id`` (default: the shop with the largest saving) in ``results_dir``."""
+        found = find_results_dir(results_dir)
+        try:
+            shop = load_shop_results(found, shop_id or None)
+        except DataError as error:
+            return cls(found, None, {}, min_segment_count, _missing(results_dir, found, error))
+        return cls(found, shop, dict(shop.pick), min_segment_count)
+
+    @property
+    def available(self) -> bool:
+        return self.shop is not None
+
+    def _repr_markdown_(self) -> str:
+        if self.shop is None:
+            return self.problem
+        return (
+            f"**{self.shop.shop_id}** in `{self.results_dir}` — {charts.pick_sentence(self.pick)} "
+            f"(tolerance {self.pick['tolerance'] * 100:.1f} points, confidence "
+            f"{self.pick['confidence']:.0%})."
+        )
+
+    def __str__(self) -> str:
+        return self._repr_markdown_()
+
+    def shops(self) -> pd.DataFrame | Note:
+        """The sweep's shops (largest saving first)."""
+        try:
+            return list_shops(self.results_dir)
+        except DataError:
+            return self._nothing
+
+    def chart(self) -> Figure | Note:
+        """Cost per fraction beside drift, under this view's pick."""
+        if self.shop is None:
+            return self._nothing
+        return charts.shop_chart(self.shop.runs, self.pick)
+
+    @property
+    def fraction(self) -> float | None:
+        """The fraction the groups are shown at: the pick, or the largest smaller one tried."""
+        if self.shop is None:
+            return None
+        if self.pick.get("reduced"):
+            return float(self.pick["picked_fraction"])
+        smaller = sorted(f for f in self.shop.runs["fraction"].unique() if f < 1.0)
+        return float(smaller[-1]) if smaller else 1.0
+
+    def segment_chart(self, fraction: float | None = None) -> Figure | Note:
+        """Changed rate per group at ``fraction`` (default :attr:`fraction`), small groups hidden."""
+        if self.shop is None:
+            return self._nothing
+        return charts.segment_chart(
+            self.shop.segments, fraction or self.fraction, min_segment_size=self.min_segment_count,
+            confidence=self.pick["confidence"], segment_tolerance=self.pick.get("segment_tolerance"),
+        )
+
+    def segment_breakdown(self, fraction: float | None = None) -> pd.DataFrame | Note:
+        """The groups as a table (at least ``min_segment_count`` shoppers each)."""
+        if self.shop is None:
+            return self._nothing
+        return segment_breakdown(
+            self.shop, fraction or self.fraction, confidence=self.pick["confidence"],
+            min_segment_size=self.min_segment_count,
+        )
+
+    def tails(self, fraction: float | None = None) -> pd.DataFrame | Note:
+        """The tails as a table."""
+        if self.shop is None:
+            return self._nothing
+        return tails(
+            self.shop, fraction or self.fraction, confidence=self.pick["confidence"],
+            min_segment_size=self.min_segment_count,
+        )
+
+    def repick(self, *, tolerance: float | None = None, confidence: float | None = None,
+               segment_tolerance: float | None = None) -> ShopView:
+        """This shop under another tolerance or confidence, from the stored results."""
+        if self.shop is None:
+            return self
+        pick = repick(self.shop, tolerance=tolerance, confidence=confidence,
+                      segment_tolerance=segment_tolerance)
+        return replace(self, pick=pick)
+
+    def pick_change(self) -> pd.DataFrame | Note:
+        """The stored pick beside this view's."""
+        if self.shop is None:
+            return self._nothing
+        return pick_change(self.shop.pick, self.pick)
+
+    def export_chart(self, path: str | Path | None = None) -> Path | Note:
+        """Save this view's chart as PNG (default ``<results_dir>/explore/<shop>_….png``)."""
+        if self.shop is None:
+            return self._nothing
+        if not path:
+            name = (
+                f"{self.shop.shop_id}_tolerance-{self.pick['tolerance'] * 100:.1f}pt"
+                f"_confidence-{self.pick['confidence'] * 100:.0f}.png"
+            )
+            path = self.results_dir / "explore" / name
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        charts.shop_chart(self.shop.runs, self.pick).savefig(path, dpi=150)
+        return path
+
+
+def _missing(asked: str | Path, found: Path, error: DataError) -> str:
+    sweeps = list_sweeps()
+    where = (
+        "Sweeps with results here: " + ", ".join(f"`{p}`" for p in sweeps["results_dir"]) + "."
+        if len(sweeps) else "There are no sweep results under `results/` yet."
+    )
+    why = "the folder does not exist" if not found.exists() else str(error)
+    return (
+        f"**No results to show in `{asked}`**: {why}.\n\n"
+        f"Make them with `make demo` (or `enough sweep params/<sweep>.yaml`), or set `results_dir` "
+        f"in the parameters cell to a sweep's folder. {where}"
+    )

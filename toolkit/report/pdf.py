@@ -1,0 +1,256 @@
+"""The finance report of a sweep: ``report.pdf``, the same charts as PNG, and ``summary.xlsx``.
+
+``write_report(results_dir)`` reads only the results contract — ``summary.parquet`` and, per shop,
+``runs.parquet``, ``segments.parquet`` and ``pick.json`` — and writes into ``<results_dir>/report/``:
+
+* ``report.pdf``: page 1 the portfolio (monthly training cost today against at the recommended data
+  size per shop, totals per month and per year, shops that could not be reduced, failed shops named);
+  then one page per shop with results, in the portfolio's order (largest saving first);
+* ``portfolio.png`` and ``shop_<shop_id>.png``: the same pages as pictures;
+* ``summary.xlsx``: one row per shop (money as $#,##0.00, rates as 0.0%), and the sheets "Totals"
+  and "Assumptions" (machine prices with their source and date, billing, cadence, tolerance,
+  confidence, segment tolerance, when the report was made).
+
+Reports show aggregates only: no column or text names a shopper, and groups of shoppers smaller than
+``min_segment_count`` are not shown.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from toolkit.report import charts, findings
+from toolkit.errors import DataError
+from toolkit.results import (
+    PICK_FILE,
+    RUNS_FILE,
+    SEGMENTS_FILE,
+    ShopResults,
+    read_shop_results,
+    summary_columns,
+)
+from toolkit.report.spreadsheet import write_spreadsheet
+
+__all__ = ["ReportPaths", "read_summary", "shop_page", "write_report"]
+
+SUMMARY_FILE = "summary.parquet"
+REPORT_FOLDER = "report"
+PNG_DPI = 150
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """What :func:`write_report` wrote."""
+
+    out_dir: Path
+    pdf: Path
+    xlsx: Path
+    pngs: tuple[Path, ...]
+    pages: int
+
+
+def write_report(
+    results_dir: str | Path, *, out_dir: str | Path | None = None, min_segment_count: int = 200
+) -> ReportPaths:
+    """Write the finance report of the sweep in ``results_dir`` (see the module docstring)."""
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir / REPORT_FOLDER
+    summary = read_summary(results_dir)
+    shops = {
+        shop_id: read_shop_results(results_dir / shop_id)
+        for shop_id in summary.loc[summary["status"] == "ok", "shop_id"]
+    }
+    order = _portfolio_order(summary)
+    picks = [shops[shop_id].pick for shop_id in order if shop_id in shops]
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    pdf_path = out_dir / "report.pdf"
+    pngs: list[Path] = []
+    pages = 0
+    metadata = {"Title": f"Training data report: {results_dir.name}", "Creator": "enough report"}
+    with PdfPages(pdf_path, metadata=metadata) as pdf:
+        figure = charts.portfolio_chart(summary, assumptions=portfolio_assumptions(picks))
+        pngs.append(_save(figure, pdf, out_dir / "portfolio.png"))
+        pages += 1
+        for shop_id in order:
+            if shop_id not in shops:
+                continue
+            figure = shop_page(shops[shop_id], min_segment_count=min_segment_count)
+            pngs.append(_save(figure, pdf, out_dir / f"shop_{_file_name(shop_id)}.png"))
+            pages += 1
+    xlsx_path = write_spreadsheet(
+        summary, picks, out_dir / "summary.xlsx", min_segment_count=min_segment_count
+    )
+    return ReportPaths(out_dir, pdf_path, xlsx_path, tuple(pngs), pages)
+
+
+def read_summary(results_dir: str | Path) -> pd.DataFrame:
+    """The sweep's one-row-per-shop table.
+
+    From ``summary.parquet`` when the sweep wrote it; otherwise built from the shop folders that
+    hold complete results (``pick.json``), with folders the experiment started but never finished
+    listed as ``incomplete``. A shop the summary calls ``ok`` whose folder lacks pick.json is shown as
+    ``incomplete`` too: nothing half-written is read as a result.
+    """
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise DataError(f"{results_dir}: no such results folder (expected a sweep's output folder)")
+    path = results_dir / SUMMARY_FILE
+    if path.is_file():
+        summary = pd.read_parquet(path)
+        missing = {"shop_id", "status"} - set(summary.columns)
+        if missing:
+            raise DataError(f"{path}: column(s) {sorted(missing)} missing (expected one row per shop)")
+    else:
+        summary = _summary_from_folders(results_dir)
+    summary = summary.copy()
+    summary["shop_id"] = summary["shop_id"].astype(str)
+    unfinished = (summary["status"] == "ok") & ~summary["shop_id"].map(
+        lambda shop_id: (results_dir / shop_id / PICK_FILE).is_file()
+    )
+    summary.loc[unfinished, "status"] = "incomplete"
+    return summary
+
+
+def _summary_from_folders(results_dir: Path) -> pd.DataFrame:
+    rows = []
+    for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):
+        if (folder / PICK_FILE).is_file():
+            rows.append(_summary_row(read_shop_results(folder)))
+        elif (folder / RUNS_FILE).exists() or (folder / SEGMENTS_FILE).exists() or any(
+            folder.glob("*.ipynb")
+        ):
+            rows.append(
+                {"shop_id": folder.name, "status": "incomplete",
+                 "error": f"{folder / PICK_FILE} missing: the experiment did not finish"}
+            )
+    if not any(row["status"] == "ok" for row in rows):
+        raise DataError(
+            f"{results_dir}: no {SUMMARY_FILE} and no shop folder with {PICK_FILE} "
+            f"(expected the output folder of `enough sweep`, with <shop_id>/{PICK_FILE} per shop)"
+        )
+    return pd.DataFrame(rows)
+
+
+def _summary_row(shop: ShopResults) -> dict[str, Any]:
+    return {"shop_id": shop.shop_id, "status": "ok", **summary_columns(shop.pick), "error": None}
+
+
+def _portfolio_order(summary: pd.DataFrame) -> list[str]:
+    """Shops with results, largest saving first (the portfolio chart's order)."""
+    ok = summary[summary["status"] == "ok"]
+    ok = ok.sort_values(["saving_usd_per_month", "shop_id"], ascending=[False, True])
+    return list(ok["shop_id"])
+
+
+def shop_page(shop: ShopResults, *, min_segment_count: int = 200) -> Figure:
+    """One shop's report page: the shop chart above the tails and genders at the picked size."""
+    figure = Figure(figsize=charts.PAGE_SIZE)
+    grid = figure.add_gridspec(
+        2, 2, left=0.085, right=0.98, top=0.84, bottom=0.12, height_ratios=(1.55, 1),
+        hspace=0.62, wspace=0.24,
+    )
+    ax_cost = figure.add_subplot(grid[0, 0])
+    ax_drift = figure.add_subplot(grid[0, 1])
+    charts.shop_chart(shop.runs, shop.pick, ax_cost=ax_cost, ax_drift=ax_drift)
+    fraction = _segment_fraction(shop)
+    if shop.segments.empty or fraction is None:
+        return figure
+    ax_groups = figure.add_subplot(grid[1, :])
+    ax_groups.set_position(_inset(ax_groups.get_position(), left=0.13, right=0.22))
+    charts.segment_chart(
+        shop.segments, fraction, min_segment_size=min_segment_count,
+        confidence=float(shop.pick.get("confidence", 0.95)),
+        segment_tolerance=shop.pick.get("segment_tolerance"),
+        kinds=("tail", "gender"), ax=ax_groups,
+    )
+    table = charts.segment_table(
+        shop.segments, fraction, confidence=float(shop.pick.get("confidence", 0.95)),
+        kinds=("tail", "gender"),
+    )
+    shown = table[table["n"] >= min_segment_count]
+    ax_groups.set_title(
+        _fitted(charts.segment_finding(
+            shown, fraction, shop.pick.get("segment_tolerance"),
+            why="" if shop.pick.get("reduced") else "(the largest smaller size tried)",
+        )),
+        fontsize=10.5, loc="left",
+    )
+    return figure
+
+
+def _fitted(title: str, width: int = 105) -> str:
+    """A panel title broken into lines that fit the panel."""
+    return "\n".join(textwrap.wrap(title, width))
+
+
+def _segment_fraction(shop: ShopResults) -> float | None:
+    """The picked fraction, or, when nothing smaller suffices, the largest smaller one tried."""
+    if shop.pick.get("reduced"):
+        return float(shop.pick["picked_fraction"])
+    smaller = sorted(f for f in shop.runs["fraction"].unique() if f < 1.0)
+    return float(smaller[-1]) if smaller else None
+
+
+def _inset(box: Any, *, left: float, right: float) -> tuple[float, float, float, float]:
+    return (box.x0 + left, box.y0, box.width - left - right, box.height)
+
+
+def portfolio_assumptions(picks: list[dict[str, Any]]) -> str:
+    """The assumptions behind every shop's numbers, said once (values that differ are listed)."""
+    if not picks:
+        return ""
+    prices = sorted(
+        {
+            (p.get("machine"), p.get("price_usd_per_hour"), p.get("price_source"), p.get("price_date"))
+            for p in picks
+            if p.get("price_usd_per_hour") is not None
+        },
+        key=str,
+    )
+    parts = []
+    if prices:
+        machines = ", ".join(f"{machine} at ${price:.5g}/h" for machine, price, _, _ in prices)
+        sources = "; ".join(sorted({f"{source}, {date}" for _, _, source, date in prices}))
+        parts.append(f"{machines} ({sources})")
+    parts.append(_said_once(picks, "billing", lambda v: f"billed {findings.billing_words(v)}"))
+    parts.append(_said_once(picks, "cadence", lambda v: f"trained {v}"))
+    parts.append(
+        _said_once(picks, "tolerance", lambda v: f"tolerance {findings.points(v)} above each shop's noise floor")
+    )
+    parts.append(_said_once(picks, "confidence", lambda v: f"{v:.0%} confidence"))
+    parts.append(
+        _said_once(picks, "segment_tolerance", lambda v: f"groups within {findings.points(v)}")
+    )
+    parts.append("saving per year = saving per month × 12; failed shops are not in the totals")
+    parts.append(f"report made {datetime.now(timezone.utc):%Y-%m-%d}")
+    return "Assumptions: " + "; ".join(part for part in parts if part) + "."
+
+
+def _said_once(picks: list[dict[str, Any]], key: str, words: Any) -> str:
+    values = [p.get(key) for p in picks if p.get(key) is not None]
+    if not values:
+        return ""
+    distinct = list(dict.fromkeys(str(v) for v in values))
+    if len(distinct) == 1:
+        return words(values[0])
+    return f"{key.replace('_', ' ')} differs by shop (see the spreadsheet)"
+
+
+def _save(figure: Figure, pdf: PdfPages, png: Path) -> Path:
+    pdf.savefig(figure)
+    figure.savefig(png, dpi=PNG_DPI)
+    return png
+
+
+def _file_name(shop_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", shop_id) or "shop"

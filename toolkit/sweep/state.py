@@ -1,0 +1,268 @@
+"""What a sweep leaves on disk per shop, and the summary rebuilt from it.
+
+Under ``<output_dir>/<shop_id>/``, besides the experiment's results contract (pick.json last):
+
+* ``fraction_sweep.ipynb`` — the executed notebook (on failure it shows the failing cell);
+* ``run.log`` — papermill's messages and the kernel's stdout/stderr;
+* ``complete.json`` — **the completeness marker**: the run's ``params_hash`` (notebook content +
+  parameters + data file content + column map content), written atomically only after the notebook
+  succeeded and its pick.json exists. A shop is complete for a sweep exactly when its marker holds
+  the sweep's hash *and* pick.json exists; anything else is rerun;
+* ``failed.json`` — why the last run failed (one line) and where its notebook is.
+
+Before a shop starts, its marker, failure record and pick.json are deleted, so a run killed at any
+moment leaves a shop that is simply not complete. ``<output_dir>/summary.parquet`` (one row per
+shop) is rebuilt from these files alone, so a resumed sweep's summary equals an uninterrupted one's
+except the run-bookkeeping columns :data:`RUN_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.experiment.pricing import DEFAULT_PRICING_PATH
+from toolkit.results import PICK_FILE, summary_columns, write_json, write_parquet
+
+__all__ = [
+    "FAILED_FILE",
+    "LOG_FILE",
+    "MARKER_FILE",
+    "NOTEBOOK_FILE",
+    "RUN_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "SUMMARY_FILE",
+    "ShopRun",
+    "build_summary",
+    "clear_shop",
+    "is_complete",
+    "params_hash",
+    "record_complete",
+    "record_failure",
+    "write_summary",
+]
+
+MARKER_FILE = "complete.json"
+FAILED_FILE = "failed.json"
+NOTEBOOK_FILE = "fraction_sweep.ipynb"
+LOG_FILE = "run.log"
+SUMMARY_FILE = "summary.parquet"
+
+#: The summary's columns, in order.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "shop_id",
+    "status",
+    "picked_fraction",
+    "reduced",
+    "full_train_rows",
+    "full_cost_usd_per_month",
+    "pick_train_rows",
+    "pick_cost_usd_per_month",
+    "saving_usd_per_month",
+    "changed_rate",
+    "changed_rate_ci_low",
+    "changed_rate_ci_high",
+    "noise_floor",
+    "explanation",
+    "error",
+    "notebook_path",
+    "log_path",
+    "data_path",
+    "params_hash",
+    "run_seconds",
+    "finished_at",
+)
+
+#: Summary columns about when and how long a shop ran (they differ between a resumed and an
+#: uninterrupted sweep; every other column is a function of the results).
+RUN_COLUMNS: tuple[str, ...] = ("run_seconds", "finished_at")
+
+#: Parameters naming per-shop paths; their *content* is hashed, not their location.
+_PATH_PARAMETERS = ("data_path", "column_map", "output_dir")
+_HASH_VERSION = b"enough-sweep-1\n"
+
+
+@dataclass(frozen=True)
+class ShopRun:
+    """One shop of a sweep, planned: what to run and where its results go (all paths absolute)."""
+
+    shop_id: str
+    data_path: Path
+    column_map: Path | None
+    shop_dir: Path
+    notebook: Path
+    parameters: Mapping[str, Any]
+
+    @property
+    def executed_notebook(self) -> Path:
+        return self.shop_dir / NOTEBOOK_FILE
+
+    @property
+    def log_path(self) -> Path:
+        return self.shop_dir / LOG_FILE
+
+
+def params_hash(run: ShopRun) -> str:
+    """SHA-256 of the notebook, the parameters and the content of every file they name.
+
+    Paths themselves are left out (moving the data folder does not rerun anything); the bytes of
+    the data file, the column map, and any parameter file (``*_path`` / ``*_file``) are in.
+    """
+    digest = hashlib.sha256(_HASH_VERSION)
+    digest.update(run.notebook.read_bytes())
+    kept = {key: value for key, value in run.parameters.items() if key not in _PATH_PARAMETERS}
+    digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
+    # Prices change the money in every result: the pricing file in use is an input too.
+    pricing = None if run.parameters.get("pricing_path") else DEFAULT_PRICING_PATH
+    for path in (run.data_path, run.column_map, pricing, *_parameter_files(run.parameters)):
+        digest.update(b"\0file\0")
+        if path is not None and Path(path).is_file():
+            _hash_file(digest, path)
+    digest.update(f"\0toolkit {_toolkit_version()}".encode())
+    return digest.hexdigest()
+
+
+def _toolkit_version() -> str:
+    """The installed toolkit's version: a new release reruns every shop."""
+    try:
+        return importlib.metadata.version("enough")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _parameter_files(parameters: Mapping[str, Any]) -> list[Path]:
+    files = []
+    for key, value in sorted(parameters.items()):
+        named_file = isinstance(value, str) and key.endswith(("_path", "_file")) and Path(value).is_file()
+        if key not in _PATH_PARAMETERS and named_file:
+            files.append(Path(value))
+    return files
+
+
+def _hash_file(digest: Any, path: Path) -> None:
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+
+
+def is_complete(run: ShopRun, digest: str) -> bool:
+    """True when the shop's marker holds ``digest`` and its pick.json exists."""
+    marker = _read_json(run.shop_dir / MARKER_FILE)
+    return marker is not None and marker.get("params_hash") == digest and (run.shop_dir / PICK_FILE).is_file()
+
+
+def clear_shop(run: ShopRun) -> None:
+    """Forget the shop's last run: marker first, then failure record and pick.json."""
+    for name in (MARKER_FILE, FAILED_FILE, PICK_FILE):
+        (run.shop_dir / name).unlink(missing_ok=True)
+
+
+def record_complete(run: ShopRun, digest: str, run_seconds: float) -> None:
+    """Write the completeness marker (atomically); call only once pick.json exists."""
+    write_json(
+        {
+            "shop_id": run.shop_id,
+            "params_hash": digest,
+            "data_path": str(run.data_path),
+            "notebook_path": str(run.executed_notebook),
+            "run_seconds": round(run_seconds, 3),
+            "finished_at": _now(),
+        },
+        run.shop_dir / MARKER_FILE,
+    )
+
+
+def record_failure(run: ShopRun, digest: str | None, error: str, run_seconds: float | None) -> None:
+    """Write why the shop failed (atomically) and make sure no marker claims it complete."""
+    run.shop_dir.mkdir(parents=True, exist_ok=True)
+    (run.shop_dir / MARKER_FILE).unlink(missing_ok=True)
+    write_json(
+        {
+            "shop_id": run.shop_id,
+            "params_hash": digest,
+            "error": error,
+            "data_path": str(run.data_path),
+            "notebook_path": str(run.executed_notebook) if run.executed_notebook.exists() else None,
+            "log_path": str(run.log_path) if run.log_path.exists() else None,
+            "run_seconds": None if run_seconds is None else round(run_seconds, 3),
+            "finished_at": _now(),
+        },
+        run.shop_dir / FAILED_FILE,
+    )
+
+
+def build_summary(runs: Iterable[ShopRun], digests: Mapping[str, str | None]) -> pd.DataFrame:
+    """One row per shop, from its marker, failure record and pick.json (``digests``: shop → hash)."""
+    rows = [_summary_row(run, digests.get(run.shop_id)) for run in runs]
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    for column in ("full_train_rows", "pick_train_rows"):
+        frame[column] = frame[column].astype("Int64")
+    frame["reduced"] = frame["reduced"].astype("boolean")
+    for column in (
+        "picked_fraction",
+        "full_cost_usd_per_month",
+        "pick_cost_usd_per_month",
+        "saving_usd_per_month",
+        "changed_rate",
+        "changed_rate_ci_low",
+        "changed_rate_ci_high",
+        "noise_floor",
+        "run_seconds",
+    ):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ("explanation", "error", "notebook_path", "log_path", "params_hash", "finished_at"):
+        frame[column] = frame[column].astype("string")
+    return frame.sort_values("shop_id", kind="stable").reset_index(drop=True)
+
+
+def write_summary(frame: pd.DataFrame, output_dir: Path) -> Path:
+    """Write ``summary.parquet`` atomically; returns its path."""
+    return write_parquet(frame, Path(output_dir) / SUMMARY_FILE)
+
+
+def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {column: None for column in SUMMARY_COLUMNS}
+    row.update(shop_id=run.shop_id, data_path=str(run.data_path), params_hash=digest, status="missing")
+    marker = _read_json(run.shop_dir / MARKER_FILE)
+    failure = _read_json(run.shop_dir / FAILED_FILE)
+    pick = _read_json(run.shop_dir / PICK_FILE)
+    if marker is not None and pick is not None and (digest is None or marker.get("params_hash") == digest):
+        row.update(summary_columns(pick))
+        row.update(
+            status="ok",
+            params_hash=marker.get("params_hash"),
+            notebook_path=str(run.executed_notebook),
+            log_path=str(run.log_path),
+            run_seconds=marker.get("run_seconds"),
+            finished_at=marker.get("finished_at"),
+        )
+    elif failure is not None and (digest is None or failure.get("params_hash") in (digest, None)):
+        row.update(
+            status="failed",
+            error=failure.get("error"),
+            notebook_path=failure.get("notebook_path"),
+            log_path=failure.get("log_path"),
+            run_seconds=failure.get("run_seconds"),
+            finished_at=failure.get("finished_at"),
+        )
+    return row
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
