@@ -1,10 +1,11 @@
 """Contract-shaped sweep results for tests of charts, the report and the exploration notebook.
 
 :func:`build_sweep` writes what a finished sweep leaves on disk — ``summary.parquet`` and per shop
-``runs.parquet``, ``segments.parquet`` and ``pick.json`` (see docs/ARCHITECTURE.md) — with realistic
-values: drift falls as the fraction grows, training time and cost rise with it, two full-data models
-with different seeds disagree on a small noise floor. The pick comes from
-``select.pick_smallest_sufficient``, exactly as the experiment makes it.
+``runs.parquet``, ``fractions.parquet``, ``segments.parquet`` and ``pick.json`` (see
+docs/ARCHITECTURE.md) — with realistic values: drift falls as the fraction grows, training time and
+cost rise with it. The money comes from the real money functions (a time curve, the repository's
+pricing, a production volume) and the pick from ``decision.pick_smallest_sufficient``, exactly as
+the experiment makes them.
 
 A few things a careless report could leak are planted on purpose: every shop folder holds a
 ``quarantine.csv`` with shopper ids, and the summary carries a ``sample_shopper_id`` column. Their
@@ -13,28 +14,23 @@ ids are in :data:`PLANTED_SHOPPER_IDS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from toolkit.experiment.compare import wilson_interval
-from toolkit.results import write_json, write_parquet
+from toolkit.experiment import money
+from toolkit.experiment.config import PickRule
 from toolkit.experiment.decision import pick_smallest_sufficient
+from toolkit.experiment.pricing import Pricing, TimeCurve
+from toolkit.results import summary_columns, write_json, write_parquet
 
 FRACTIONS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1)
 N_REFERENCE = 20_000
-TRAININGS_PER_MONTH = 52 / 12
 PLANTED_SHOPPER_IDS = ("shopper-7f3a9c", "shopper-0b41d2", "shopper-c9e810")
-
-MACHINES = {
-    "n2-standard-4": 0.19424,
-    "n2-standard-16": 0.77696,
-}
-PRICE_SOURCE = "Google Cloud us-central1 on-demand, public price catalog"
-PRICE_DATE = "2025-01-15"
+PRICING = Pricing.load()
 
 
 @dataclass(frozen=True)
@@ -51,9 +47,10 @@ class ShopSpec:
 
 
 DEFAULT_SHOPS = (
-    ShopSpec("alpine-outdoor", 2_400_000, 14_400.0, 0.004, 0.020, machine="n2-standard-16"),
-    ShopSpec("berlin-basics", 640_000, 3_600.0, 0.006, 0.030),
-    ShopSpec("coastal-denim", 180_000, 1_500.0, 0.005, 0.160),  # cannot be reduced
+    ShopSpec("alpine-outdoor", 2_400_000, 14_400.0, 0.0, 0.020, machine="n2-standard-8"),
+    ShopSpec("berlin-basics", 640_000, 3_600.0, 0.0, 0.030),
+    ShopSpec("coastal-denim", 180_000, 1_500.0, 0.0, 0.160),  # cannot be reduced
+    ShopSpec("estuary-mode", 120_000, 900.0, 0.072, 0.030),  # its model churns: indeterminate
     ShopSpec("dune-kids", 90_000, 700.0, 0.0, 0.0, status="failed"),
 )
 
@@ -73,13 +70,16 @@ def build_sweep(results_dir: Path, shops: tuple[ShopSpec, ...] = DEFAULT_SHOPS, 
             rows.append(_failed_row(spec, folder))
             continue
         runs = shop_runs(spec)
-        segments = shop_segments(spec, runs)
-        pick = pick_smallest_sufficient(runs, segments).to_dict()
-        pick.update(_assumptions(spec, runs))
+        fractions = shop_fractions(spec, runs)
+        segments = shop_segments(spec, fractions)
+        pick = pick_smallest_sufficient(fractions, segments, PickRule()).to_dict()
+        pick.update(_assumptions(spec, runs, fractions, pick))
         write_parquet(runs, folder / "runs.parquet")
+        write_parquet(fractions, folder / "fractions.parquet")
         write_parquet(segments, folder / "segments.parquet")
         write_json(pick, folder / "pick.json")
-        rows.append(_summary_row(pick, folder))
+        rows.append({"shop_id": pick["shop_id"], "status": "ok", **summary_columns(pick), "error": None,
+                     "notebook_path": str(folder / "fraction_sweep.ipynb")})
     if summary:
         frame = pd.DataFrame(rows)
         frame["sample_shopper_id"] = PLANTED_SHOPPER_IDS[0]
@@ -87,69 +87,80 @@ def build_sweep(results_dir: Path, shops: tuple[ShopSpec, ...] = DEFAULT_SHOPS, 
     return results_dir
 
 
+def _drift(spec: ShopSpec, fraction: float) -> float:
+    if fraction >= 1.0:
+        return spec.noise_floor
+    return spec.noise_floor + spec.drift_scale * ((1 / fraction) ** 0.5 - 1) / (64**0.5 - 1)
+
+
 def shop_runs(spec: ShopSpec) -> pd.DataFrame:
-    """One row per fraction × seed with the runs.parquet columns."""
+    """One row per trained model with the runs.parquet columns."""
     rng = np.random.default_rng(_seed(spec.shop_id))
-    price = MACHINES[spec.machine]
+    records = []
+    plan = [(1.0, 0, "reference")]
+    if spec.noise_floor > 0:
+        plan += [(1.0, 1, "reference"), (1.0, 2, "floor"), (1.0, 3, "floor")]
+    plan += [(f, seed, "fraction") for f in FRACTIONS if f < 1.0 for seed in SEEDS]
+    for fraction, seed, role in plan:
+        train_rows = int(round(spec.full_rows * fraction))
+        seconds = 45.0 + spec.full_seconds * fraction * rng.uniform(0.95, 1.05)
+        rate = _drift(spec, fraction) * rng.uniform(0.9, 1.1) if role != "reference" else 0.0
+        count = int(round(rate * N_REFERENCE))
+        cost = PRICING.cost_usd_per_training(seconds, spec.machine)
+        records.append(
+            {
+                "shop_id": spec.shop_id, "fraction": fraction, "seed": seed, "role": role,
+                "train_rows": train_rows, "epochs": 80, "train_seconds": seconds, "cpu_seconds": seconds * 3.6,
+                "peak_rss_mb": 600 + train_rows / 2_000, "predict_seconds": 0.01, "evaluate_seconds": 0.05,
+                "cost_usd_per_training": cost, "cost_usd_per_month": cost * PRICING.trainings_per_month,
+                "holdout_exact_accuracy": 0.62 - 0.05 * (1 - fraction), "holdout_within1_accuracy": 0.93,
+                "baseline_exact_accuracy": 0.31, "baseline_within1_accuracy": 0.72,
+                "monotonicity_violation_rate": 0.004, "top_size_share": 0.31, "distinct_sizes": 7,
+                "model": "keras_ordinal", "sampling": "random", "machine": spec.machine,
+                "n_reference": N_REFERENCE, "changed_count": count, "changed_rate": count / N_REFERENCE,
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def shop_fractions(spec: ShopSpec, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per fraction judged, with the fractions.parquet columns and the real money."""
     records = []
     for fraction in FRACTIONS:
-        for seed in SEEDS:
-            train_rows = int(round(spec.full_rows * fraction))
-            seconds = 45.0 + spec.full_seconds * fraction * rng.uniform(0.95, 1.05)
-            billed = max(seconds, 60.0)
-            cost = price * billed / 3600
-            if fraction == 1.0:
-                rate = 0.0 if seed == 0 else spec.noise_floor * rng.uniform(0.8, 1.2)
-            else:
-                above = spec.drift_scale * ((1 / fraction) ** 0.5 - 1) / (64**0.5 - 1)
-                rate = (spec.noise_floor + above) * rng.uniform(0.9, 1.1)
-            count = int(round(rate * N_REFERENCE))
-            low, high = wilson_interval(count, N_REFERENCE, 0.95)
-            records.append(
-                {
-                    "shop_id": spec.shop_id,
-                    "fraction": fraction,
-                    "seed": seed,
-                    "train_rows": train_rows,
-                    "epochs": 8,
-                    "train_seconds": seconds,
-                    "cpu_seconds": seconds * 3.6,
-                    "peak_rss_mb": 600 + train_rows / 2_000,
-                    "cost_usd_per_training": cost,
-                    "cost_usd_per_month": cost * TRAININGS_PER_MONTH,
-                    "n_reference": N_REFERENCE,
-                    "changed_count": count,
-                    "changed_rate": count / N_REFERENCE,
-                    "changed_rate_ci_low": low,
-                    "changed_rate_ci_high": high,
-                    "changed_2plus_rate": count / N_REFERENCE / 12,
-                    "mean_abs_shift": count / N_REFERENCE * 1.1,
-                    "mean_signed_shift": count / N_REFERENCE * 0.2,
-                    "size_distribution_tvd": count / N_REFERENCE / 3,
-                    "size_distribution_emd": count / N_REFERENCE / 2.5,
-                    "noise_floor": spec.noise_floor,
-                    "holdout_exact_accuracy": 0.62 - 0.05 * (1 - fraction),
-                    "holdout_within1_accuracy": 0.93 - 0.02 * (1 - fraction),
-                    "baseline_exact_accuracy": 0.31,
-                    "baseline_within1_accuracy": 0.72,
-                    "monotonicity_violation_rate": 0.004,
-                    "top_size_share": 0.31,
-                    "distinct_sizes": 7,
-                    "model": "keras_ordinal",
-                    "sampling": "random",
-                    "machine": spec.machine,
-                }
-            )
-    return pd.DataFrame(records)
+        mine = runs[(runs["fraction"] == fraction) & (runs["role"] != "floor")]
+        rate = _drift(spec, fraction)
+        se = 0.0 if fraction == 1.0 else np.sqrt(rate / N_REFERENCE) + 0.0005
+        records.append(
+            {
+                "fraction": fraction, "train_rows": float(mine["train_rows"].mean()), "models": len(mine),
+                "train_seconds": float(mine["train_seconds"].mean()),
+                "measured_cost_usd_per_training": float(mine["cost_usd_per_training"].mean()),
+                "baseline_exact_accuracy": 0.31, "n_reference": N_REFERENCE,
+                "changed_rate": rate, "noise_floor": spec.noise_floor, "excess_drift": rate - spec.noise_floor,
+                "excess_drift_se": se, "excess_drift_se_shoppers": se, "excess_drift_se_seeds": 0.0,
+                "changed_2plus_rate": rate / 12, "mean_abs_shift": rate * 1.1, "mean_signed_shift": rate * 0.2,
+                "size_distribution_tvd": rate / 3, "size_distribution_emd": rate / 2.5,
+                "holdout_exact_accuracy": 0.62 - 0.01 * (1 - fraction), "holdout_within1_accuracy": 0.93,
+                "exact_accuracy_diff": -0.01 * (1 - fraction), "exact_accuracy_diff_se": 0.002,
+                "within1_accuracy_diff": 0.0, "within1_accuracy_diff_se": 0.002,
+                "monotonicity_violation_rate": 0.004, "full_monotonicity_violation_rate": 0.004,
+                "top_size_share": 0.31, "full_top_size_share": 0.31, "distinct_sizes": 7,
+            }
+        )
+    fractions = pd.DataFrame(records)
+    curve = TimeCurve.fit(runs["train_rows"], runs["train_seconds"])
+    costs = money.fraction_costs(fractions["fraction"], curve, PRICING, spec.machine, _volume(spec))
+    fractions = pd.concat([fractions, costs.drop(columns="fraction")], axis=1)
+    return fractions.assign(shop_id=spec.shop_id, noise_floor_measured=True)
 
 
 SEGMENTS = (  # kind, name, share of the reference population, drift relative to the shop's
     ("gender", "female", 0.55, 1.0),
     ("gender", "male", 0.44, 1.0),
     ("gender", "unknown", 0.006, 1.5),  # 120 shoppers: under the minimum, must be suppressed
-    ("category", "tops", 0.45, 0.9),
     ("category", "bottoms", 0.35, 1.1),
     ("category", "dresses", 0.20, 1.0),
+    ("category", "tops", 0.45, 0.9),
     ("height_band", "under 155 cm", 0.08, 1.4),
     ("height_band", "155–165 cm", 0.30, 1.0),
     ("height_band", "165–175 cm", 0.32, 0.9),
@@ -159,7 +170,8 @@ SEGMENTS = (  # kind, name, share of the reference population, drift relative to
     ("weight_band", "55–70 kg", 0.38, 0.9),
     ("weight_band", "70–85 kg", 0.32, 1.0),
     ("weight_band", "85–100 kg", 0.15, 1.2),
-    ("weight_band", "100 kg and over", 0.05, 1.6),
+    ("weight_band", "100–120 kg", 0.04, 1.6),
+    ("weight_band", "120 kg and over", 0.01, 2.0),
     ("tail", "shortest 5%", 0.05, 1.5),
     ("tail", "tallest 5%", 0.05, 1.7),
     ("tail", "lightest 5%", 0.05, 1.4),
@@ -167,89 +179,67 @@ SEGMENTS = (  # kind, name, share of the reference population, drift relative to
 )
 
 
-def shop_segments(spec: ShopSpec, runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per fraction × seed × segment with the segments.parquet columns."""
+def shop_segments(spec: ShopSpec, fractions: pd.DataFrame) -> pd.DataFrame:
+    """One row per fraction × segment with the segments.parquet columns."""
     records = []
-    for run in runs.itertuples(index=False):
-        for kind, name, share, factor in SEGMENTS:
+    for row in fractions.itertuples(index=False):
+        for order, (kind, name, share, factor) in enumerate(SEGMENTS):
             n = int(round(N_REFERENCE * share))
-            count = int(round(min(run.changed_rate * factor, 1.0) * n))
-            low, high = wilson_interval(count, n, 0.95)
+            rate = min(row.changed_rate * factor, 1.0)
+            floor = spec.noise_floor * factor
+            se = 0.0 if row.fraction == 1.0 else float(np.sqrt(max(rate, 1e-4) / n))
             records.append(
                 {
-                    "shop_id": spec.shop_id,
-                    "fraction": run.fraction,
-                    "seed": run.seed,
-                    "segment_kind": kind,
-                    "segment": name,
-                    "n": n,
-                    "changed_count": count,
-                    "changed_rate": count / n,
-                    "changed_rate_ci_low": low,
-                    "changed_rate_ci_high": high,
-                    "noise_floor": spec.noise_floor * factor,
+                    "shop_id": spec.shop_id, "fraction": row.fraction, "segment_kind": kind, "segment": name,
+                    "segment_order": order, "n": n, "changed_rate": rate, "noise_floor": floor,
+                    "excess_drift": 0.0 if row.fraction == 1.0 else rate - floor, "excess_drift_se": se,
                 }
             )
     return pd.DataFrame(records)
 
 
-def _assumptions(spec: ShopSpec, runs: pd.DataFrame) -> dict:
-    return {
-        "model": "keras_ordinal",
-        "sampling": "random",
-        "seeds": list(SEEDS),
-        "machine": spec.machine,
-        "price_usd_per_hour": MACHINES[spec.machine],
-        "price_source": PRICE_SOURCE,
-        "price_date": PRICE_DATE,
-        "billing": "per second, one-minute minimum",
-        "cadence": "weekly",
-        "trainings_per_month": TRAININGS_PER_MONTH,
-        "rows_read": int(spec.full_rows / 0.8 * 1.01),
-        "rows_clean": int(spec.full_rows / 0.8),
-        "rows_quarantined": int(spec.full_rows / 0.8 * 0.01),
-        "n_reference": N_REFERENCE,
-        "n_holdout": 10_000,
-        "skipped_fractions": [],
-    }
+def _volume(spec: ShopSpec) -> money.Volume:
+    return money.Volume(spec.full_rows / 0.7, "the rows in the file", 0.004, "given")
 
 
-def _summary_row(pick: dict, folder: Path) -> dict:
+def _assumptions(spec: ShopSpec, runs: pd.DataFrame, fractions: pd.DataFrame, pick: dict) -> dict:
+    machine = PRICING.machine(spec.machine)
+    full = fractions[fractions["fraction"] == 1.0].iloc[0]
+    chosen = fractions[np.isclose(fractions["fraction"], pick["picked_fraction"])].iloc[0]
+    volume = _volume(spec)
+    experiment = money.experiment_cost_usd(runs["train_seconds"], PRICING, spec.machine)
     return {
-        "shop_id": pick["shop_id"],
-        "status": "ok",
-        "picked_fraction": pick["picked_fraction"],
-        "reduced": pick["reduced"],
-        "full_train_rows": pick["full"]["train_rows"],
-        "full_cost_usd_per_month": pick["full"]["cost_usd_per_month"],
-        "pick_train_rows": pick["pick"]["train_rows"],
-        "pick_cost_usd_per_month": pick["pick"]["cost_usd_per_month"],
-        "saving_usd_per_month": pick["saving_usd_per_month"],
-        "changed_rate": pick["pick"]["changed_rate"],
-        "changed_rate_ci_low": pick["pick"]["changed_rate_ci_low"],
-        "changed_rate_ci_high": pick["pick"]["changed_rate_ci_high"],
-        "noise_floor": pick["noise_floor"],
-        "error": None,
-        "notebook_path": str(folder / "fraction_sweep.ipynb"),
+        "money": {
+            "currency": "USD", "billing_mode": PRICING.mode, "time_source": "metered",
+            "production_rows": volume.production_rows, "production_rows_source": volume.production_rows_source,
+            "weekly_growth": volume.weekly_growth, "weekly_growth_source": volume.weekly_growth_source,
+            "rows_in_12_months": volume.rows_in_12_months, "largest_rows_measured": float(runs["train_rows"].max()),
+            "projected": bool(full["projected"]),
+            "seconds_per_training": {"full": float(full["seconds_per_training"]), "pick": float(chosen["seconds_per_training"])},
+            "saving_usd_per_month_low": float(full["cost_usd_per_month_low"] - chosen["cost_usd_per_month_low"]),
+            "saving_usd_per_month_high": float(full["cost_usd_per_month_high"] - chosen["cost_usd_per_month_high"]),
+            "saving_usd_per_month_12m": float(full["cost_usd_per_month_12m"] - chosen["cost_usd_per_month_12m"]),
+        },
+        "experiment_cost_usd": experiment,
+        "break_even_weeks": money.break_even_weeks(experiment, pick["saving_usd_per_month"]),
+        "compute_full_trainings": float(runs["train_seconds"].sum() / runs.loc[runs["fraction"] == 1.0, "train_seconds"].mean()),
+        "model": "keras_ordinal", "sampling": "random", "search": "descending", "holdout": "random",
+        "seeds": list(SEEDS), "models_per_fraction": len(SEEDS), "seed_independent": spec.noise_floor == 0,
+        "machine": spec.machine, "price_usd_per_hour": machine.usd_per_hour,
+        "price_source": machine.source, "price_date": machine.date,
+        "billing": PRICING.billing_description, "billing_rule": PRICING.billing_rule,
+        "usd_per_second": PRICING.usd_per_second(spec.machine), "discount": asdict(PRICING.discount),
+        "cadence": "weekly", "trainings_per_month": PRICING.trainings_per_month,
+        "rows_read": int(spec.full_rows / 0.7 * 1.01), "rows_clean": int(spec.full_rows / 0.7),
+        "rows_quarantined": int(spec.full_rows / 0.7 * 0.01),
+        "n_reference": N_REFERENCE, "n_holdout": 10_000, "skipped_fractions": [],
     }
 
 
 def _failed_row(spec: ShopSpec, folder: Path) -> dict:
-    nan = float("nan")
     return {
         "shop_id": spec.shop_id,
         "status": "failed",
-        "picked_fraction": nan,
-        "reduced": None,
-        "full_train_rows": nan,
-        "full_cost_usd_per_month": nan,
-        "pick_train_rows": nan,
-        "pick_cost_usd_per_month": nan,
-        "saving_usd_per_month": nan,
-        "changed_rate": nan,
-        "changed_rate_ci_low": nan,
-        "changed_rate_ci_high": nan,
-        "noise_floor": nan,
         "error": "DataError: dune-kids.csv: column 'height_cm' holds no usable value",
         "notebook_path": str(folder / "fraction_sweep.ipynb"),
     }

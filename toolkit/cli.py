@@ -197,14 +197,14 @@ def _add_report(subparsers: argparse._SubParsersAction) -> None:
         description="Read RESULTS_DIR/summary.parquet (or, without it, every shop folder with "
         "pick.json) and each shop's results; write report.pdf (the portfolio, then one page per shop), "
         "the same pages as PNG, and summary.xlsx (one row per shop, totals, assumptions). Aggregates "
-        "only: no shopper ids, and groups of shoppers under --min-segment-count are not shown.",
+        "only: no shopper ids, and groups of shoppers under --min-segment-size are not shown.",
     )
     parser.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="a sweep's results folder")
     parser.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="folder for the report (default: RESULTS_DIR/report)"
     )
     parser.add_argument(
-        "--min-segment-count", type=_workers, default=200, metavar="N",
+        "--min-segment-size", type=_workers, default=200, metavar="N",
         help="groups of shoppers smaller than this are not shown (default 200)",
     )
     parser.set_defaults(run=_run_report)
@@ -213,7 +213,7 @@ def _add_report(subparsers: argparse._SubParsersAction) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     from toolkit.report.pdf import write_report
 
-    paths = write_report(args.results_dir, out_dir=args.out, min_segment_count=args.min_segment_count)
+    paths = write_report(args.results_dir, out_dir=args.out, min_segment_size=args.min_segment_size)
     print(f"report:      {paths.pdf} ({paths.pages} pages)")
     print(f"spreadsheet: {paths.xlsx}")
     print(f"charts:      {len(paths.pngs)} PNG in {paths.out_dir}")

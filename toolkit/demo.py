@@ -19,15 +19,29 @@ from toolkit.resources import project_root
 from toolkit.sweep.many_shops import SweepResult, run_sweep
 from toolkit.sweep.spec import SHOP_FILE_SUFFIXES, SweepSpec
 
-__all__ = ["DEMO_SHOPS", "DemoResult", "demo_data_dir", "demo_sweep_file", "run_demo"]
+__all__ = ["DEMO_SHOPS", "DEMO_SHOP_SPECS", "DemoResult", "demo_data_dir", "demo_sweep_file", "generate_demo_shops", "run_demo"]
 
 #: The demo's sweep file.
 def demo_sweep_file() -> Path:
     """The demo's sweep file: ``params/demo.yaml`` of the project folder (:func:`toolkit.resources.project_root`)."""
     return project_root() / "params" / "demo.yaml"
 
+#: The demo shops: (shop id, kind, purchases, profile overrides). One large, clean shop whose
+#: saving shows in dollars; a mid-sized dress shop that can halve its data; smaller and harder
+#: shops that honestly need all of theirs.
+DEMO_SHOP_SPECS: tuple[tuple[str, str, int, dict[str, object]], ...] = (
+    ("shop-01-alpine", "clean", 2_200_000, {"vanity": 0.2}),
+    ("shop-02-baltic", "standard", 400_000, {"scale_kind": "eu", "categories": ("dresses", "tops", "knitwear"), "female_share": 1.0, "vanity": -0.3}),
+    ("shop-03-cedar", "standard", 150_000, {"vanity": 0.3}),
+    ("shop-04-dune", "standard", 60_000, {"scale_kind": "us", "categories": ("dresses", "bottoms", "tops"), "female_share": 1.0}),
+    ("shop-05-ember", "hard", 30_000, {}),
+    ("shop-06-fjord", "standard", 8_000, {"categories": ("jeans", "tops")}),
+)
 #: How many demo shops are generated.
-DEMO_SHOPS = 6
+DEMO_SHOPS = len(DEMO_SHOP_SPECS)
+#: Written beside the generated shops; other contents (an older demo's shops) are regenerated.
+DEMO_VERSION_FILE = ".demo-version"
+DEMO_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -52,15 +66,32 @@ def run_demo(
     """
     sweep_file = Path(sweep_file or demo_sweep_file()).resolve()
     data_dir = demo_data_dir(sweep_file)
-    if not any(p.name.lower().endswith(SHOP_FILE_SUFFIXES) for p in data_dir.glob("*") if p.is_file()):
-        from toolkit.shops.generate import generate_shops
-
-        generate_shops(DEMO_SHOPS, data_dir, seed=0)
+    generate_demo_shops(data_dir)
     spec = SweepSpec.load(sweep_file)
     if out_dir is not None:
         spec = dataclasses.replace(spec, output_dir=Path(out_dir).expanduser().resolve())
     result = run_sweep(spec, workers=workers, progress=progress)
     return DemoResult(result, data_dir, _write_report(result.output_dir))
+
+
+def generate_demo_shops(data_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write the demo shops into ``data_dir`` unless this demo version's shops are already there."""
+    from toolkit.results import write_parquet
+    from toolkit.shops.generate import generate_shop, profile_of
+
+    folder = Path(data_dir)
+    marker = folder / DEMO_VERSION_FILE
+    paths = [folder / f"{shop_id}.parquet" for shop_id, *_ in DEMO_SHOP_SPECS]
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == DEMO_VERSION and all(p.is_file() for p in paths):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.iterdir():
+        if stale.is_file() and stale.name.lower().endswith(SHOP_FILE_SUFFIXES):
+            stale.unlink()
+    for (shop_id, kind, rows, overrides), path in zip(DEMO_SHOP_SPECS, paths, strict=True):
+        write_parquet(generate_shop(profile_of(kind, shop_id, **overrides), rows, seed=0), path)
+    marker.write_text(DEMO_VERSION + "\n", encoding="utf-8")
+    return paths
 
 
 def demo_data_dir(sweep_file: str | os.PathLike[str] | None = None) -> Path:

@@ -23,6 +23,10 @@ from toolkit.errors import DataError
 from toolkit.resources import project_root
 
 __all__ = [
+    "FRACTIONS_FILE",
+    "MEASURED_SUMMARY_COLUMNS",
+    "PICK_SUMMARY_COLUMNS",
+    "SUMMARY_TEXT_COLUMNS",
     "PICK_FILE",
     "RUNS_FILE",
     "SEGMENTS_FILE",
@@ -37,6 +41,7 @@ __all__ = [
 ]
 
 RUNS_FILE = "runs.parquet"
+FRACTIONS_FILE = "fractions.parquet"
 SEGMENTS_FILE = "segments.parquet"
 PICK_FILE = "pick.json"
 
@@ -93,6 +98,7 @@ class ShopResults:
     shop_id: str
     folder: Path
     runs: pd.DataFrame
+    fractions: pd.DataFrame
     segments: pd.DataFrame
     pick: dict[str, Any]
 
@@ -111,9 +117,10 @@ def read_shop_results(folder: str | Path) -> ShopResults:
         )
     pick = json.loads((folder / PICK_FILE).read_text(encoding="utf-8"))
     runs = pd.read_parquet(folder / RUNS_FILE)
+    fractions = pd.read_parquet(folder / FRACTIONS_FILE)
     segments_path = folder / SEGMENTS_FILE
     segments = pd.read_parquet(segments_path) if segments_path.exists() else pd.DataFrame()
-    return ShopResults(str(pick.get("shop_id", folder.name)), folder, runs, segments, pick)
+    return ShopResults(str(pick.get("shop_id", folder.name)), folder, runs, fractions, segments, pick)
 
 
 def resolve_output_dir(output_dir: str | Path | None) -> Path:
@@ -127,11 +134,25 @@ def resolve_output_dir(output_dir: str | Path | None) -> Path:
     return Path.cwd() / "results"
 
 
+#: Summary columns that follow from measured training times (money, and the sentence that states it):
+#: two runs of the same sweep agree on everything else.
+MEASURED_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "full_cost_usd_per_month", "pick_cost_usd_per_month", "saving_usd_per_month", "saving_usd_per_month_12m",
+    "experiment_cost_usd", "break_even_weeks", "compute_full_trainings", "explanation",
+)
+
+
+#: Text columns among :func:`summary_columns`; the others are numbers or flags.
+SUMMARY_TEXT_COLUMNS: tuple[str, ...] = ("verdict", "time_source", "explanation")
+
+
 def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
     """A shop's pick.json as the columns of its summary row (full data, the pick, the saving)."""
     full = pick.get("full") or {}
     chosen = pick.get("pick") or {}
+    money = pick.get("money") or {}
     return {
+        "verdict": pick.get("verdict") or ("reduced" if pick.get("reduced") else "full"),
         "picked_fraction": pick.get("picked_fraction"),
         "reduced": bool(pick.get("reduced")),
         "full_train_rows": full.get("train_rows"),
@@ -143,5 +164,16 @@ def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
         "changed_rate_ci_low": chosen.get("changed_rate_ci_low"),
         "changed_rate_ci_high": chosen.get("changed_rate_ci_high"),
         "noise_floor": pick.get("noise_floor"),
+        "saving_usd_per_month_12m": money.get("saving_usd_per_month_12m"),
+        "production_rows": money.get("production_rows"),
+        "time_source": money.get("time_source"),
+        "projected": money.get("projected"),
+        "experiment_cost_usd": pick.get("experiment_cost_usd"),
+        "break_even_weeks": pick.get("break_even_weeks"),
+        "compute_full_trainings": pick.get("compute_full_trainings"),
         "explanation": pick.get("explanation"),
     }
+
+
+#: The summary's columns that come from a shop's pick.json, in order.
+PICK_SUMMARY_COLUMNS: tuple[str, ...] = tuple(summary_columns({}))

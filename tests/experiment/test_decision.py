@@ -1,6 +1,8 @@
-"""The pick rule on constructed drift curves."""
+"""The pick rule on constructed per-fraction tables."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
@@ -8,160 +10,175 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import ParamsError
-from toolkit.experiment.decision import drift_crossing, pick_smallest_sufficient
+from toolkit.experiment.config import PickRule
+from toolkit.experiment.decision import Pick, drift_crossing, fraction_label, pick_smallest_sufficient, segment_verdicts
 
-N = 20_000
 FRACTIONS = [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
 
 
-def runs_for(curve: dict[float, float], seeds: tuple[int, ...] = (0, 1), noise: float = 0.004,
-             violation: float = 0.0, top_share: float = 0.3) -> pd.DataFrame:
-    """A runs table whose drift (changed rate) per fraction is ``curve`` for every seed."""
+def fractions_for(
+    curve: dict[float, float],
+    *,
+    floor: float = 0.0,
+    se: float = 0.001,
+    accuracy_diff: float = 0.0,
+    violation: float = 0.0,
+    top_share: float = 0.3,
+) -> pd.DataFrame:
+    """A fractions table whose changed rate per fraction is ``curve`` (the floor included at 1.0)."""
     rows = []
     for fraction, rate in curve.items():
-        for seed in seeds:
-            if fraction == 1.0:
-                rate_here = 0.0 if seed == seeds[0] else noise
-            else:
-                rate_here = rate
-            rows.append({
-                "shop_id": "shop-a", "fraction": fraction, "seed": seed,
-                "reference_run": fraction == 1.0 and seed == seeds[0],
-                "train_rows": 100_000 * fraction, "n_reference": N,
-                "changed_count": int(round(rate_here * N)), "changed_rate": round(rate_here * N) / N,
-                "noise_floor": noise, "monotonicity_violation_rate": violation,
-                "top_size_share": top_share, "cost_usd_per_month": 10 * fraction,
-            })
+        full = fraction == 1.0
+        rows.append({
+            "shop_id": "shop-a", "fraction": fraction, "train_rows": 100_000 * fraction, "models": 2,
+            "changed_rate": floor if full else rate, "noise_floor": floor,
+            "excess_drift": 0.0 if full else rate - floor, "excess_drift_se": 0.0 if full else se,
+            "exact_accuracy_diff": 0.0 if full else accuracy_diff, "exact_accuracy_diff_se": 0.0 if full else 0.002,
+            "within1_accuracy_diff": 0.0, "within1_accuracy_diff_se": 0.0 if full else 0.002,
+            "monotonicity_violation_rate": 0.0 if full else violation, "full_monotonicity_violation_rate": 0.0,
+            "top_size_share": 0.3 if full else top_share, "full_top_size_share": 0.3,
+            "cost_usd_per_month": 10 * fraction, "noise_floor_measured": True,
+        })
     return pd.DataFrame(rows)
 
 
-CLEAN = {1 / 64: 0.12, 1 / 32: 0.08, 1 / 16: 0.05, 1 / 8: 0.03, 1 / 4: 0.010, 1 / 2: 0.007, 1.0: 0.0}
+CLEAN = {1 / 64: 0.12, 1 / 32: 0.08, 1 / 16: 0.05, 1 / 8: 0.03, 1 / 4: 0.007, 1 / 2: 0.004, 1.0: 0.0}
 
 
-def test_a_clean_falling_curve_picks_the_first_fraction_under_the_threshold() -> None:
-    pick = pick_smallest_sufficient(runs_for(CLEAN))
-    # threshold = 0.4% noise + 1 point = 1.4%; 1/4 has 1.0% with an upper bound ~1.15%.
+def test_a_clean_falling_curve_picks_the_smallest_fraction_within_tolerance() -> None:
+    pick = pick_smallest_sufficient(fractions_for(CLEAN))
+    # 1/4: 0.7% + 1.645 × 0.1% = 0.86% ≤ 1 point; 1/8: 3% fails.
+    assert pick.verdict == "reduced" and pick.reduced
     assert pick.picked_fraction == 0.25
-    assert pick.reduced
-    assert pick.threshold == pytest.approx(0.014)
     assert pick.saving_usd_per_month == pytest.approx(10 - 2.5)
-    assert "Train on 25.0% of the data" in pick.explanation
+    assert pick.headline.startswith("Train on 1/4 (25%) of the data")
     verdicts = {v.fraction: v for v in pick.fractions}
-    assert not verdicts[1 / 8].qualifies and "drift upper bound" in verdicts[1 / 8].reasons[0]
+    assert not verdicts[1 / 8].qualifies and "3.2 points above the noise floor" in verdicts[1 / 8].reasons[0]
+    assert "The next smaller fraction, 1/8 (12.5%), fails" in pick.reasons[0]
 
 
-def test_a_noisy_dip_below_the_threshold_is_not_picked_when_a_larger_fraction_fails() -> None:
+def test_a_lucky_dip_below_a_failing_fraction_is_not_picked() -> None:
     noisy = dict(CLEAN)
-    noisy[1 / 16] = 0.005  # a lucky seed pair at 1/16 …
-    noisy[1 / 8] = 0.03    # … but 1/8 fails, so 1/16 cannot be trusted
-    pick = pick_smallest_sufficient(runs_for(noisy))
-    assert pick.picked_fraction == 0.25
+    noisy[1 / 16] = 0.002  # passes on its own …
+    noisy[1 / 8] = 0.03    # … but 1/8 fails first: the search has stopped
+    assert pick_smallest_sufficient(fractions_for(noisy)).picked_fraction == 0.25
+
+
+def test_the_upper_bound_not_the_estimate_decides() -> None:
+    close = {1 / 2: 0.009, 1.0: 0.0}
+    assert pick_smallest_sufficient(fractions_for(close, se=0.0002)).verdict == "reduced"
+    assert pick_smallest_sufficient(fractions_for(close, se=0.002)).verdict == "full"
 
 
 def test_when_no_smaller_fraction_qualifies_it_says_so_with_the_gap() -> None:
-    bad = {f: 0.05 for f in FRACTIONS}
-    pick = pick_smallest_sufficient(runs_for(bad))
-    assert pick.picked_fraction == 1.0 and not pick.reduced
-    assert pick.saving_usd_per_month == 0
-    assert pick.gap == pytest.approx(pick.fractions[-2].changed_rate_ci_high - 0.014)
-    assert pick.gap > 0.03
-    assert pick.explanation.startswith("No smaller fraction suffices")
+    pick = pick_smallest_sufficient(fractions_for({1 / 4: 0.04, 1 / 2: 0.025, 1.0: 0.0}))
+    assert pick.verdict == "full" and pick.picked_fraction == 1.0
+    assert pick.gap == pytest.approx(0.025 + 1.645 * 0.001 - 0.01, abs=1e-4)
+    assert pick.headline == "Needs all of its data: the largest smaller fraction, 1/2 (50%), fails."
+    assert pick.saving_usd_per_month == 0.0
+
+
+def test_a_floor_above_the_limit_is_indeterminate_and_says_what_to_try() -> None:
+    pick = pick_smallest_sufficient(fractions_for({1 / 2: 0.075, 1.0: 0.0}, floor=0.07))
+    assert pick.verdict == "indeterminate" and pick.picked_fraction == 1.0
+    assert "disagrees with itself for 7.0% of shoppers" in pick.headline
+    assert "more seeds" in pick.reasons[0] and "stable model" in pick.reasons[0]
+    # the same figures under a looser limit are judged
+    assert pick_smallest_sufficient(fractions_for({1 / 2: 0.075, 1.0: 0.0}, floor=0.07), rule=PickRule(max_noise_floor=0.1)).verdict == "reduced"
+
+
+def test_drift_is_judged_as_excess_over_the_floor() -> None:
+    floor = 0.03
+    pick = pick_smallest_sufficient(fractions_for({1 / 2: floor + 0.005, 1.0: 0.0}, floor=floor))
+    assert pick.verdict == "reduced"
+    assert pick.threshold == pytest.approx(floor + 0.01)
 
 
 def test_sanity_checks_disqualify_a_fraction() -> None:
-    runs = runs_for(CLEAN)
-    runs.loc[(runs["fraction"] == 0.25), "monotonicity_violation_rate"] = 0.10
-    assert pick_smallest_sufficient(runs).picked_fraction == 0.5
-    runs = runs_for(CLEAN)
-    runs.loc[(runs["fraction"] == 0.25), "top_size_share"] = 0.9
-    pick = pick_smallest_sufficient(runs)
-    assert pick.picked_fraction == 0.5
-    assert any("collapse" in r for r in pick.fractions[4].reasons)
+    assert pick_smallest_sufficient(fractions_for(CLEAN, violation=0.05)).picked_fraction == 1.0
+    collapsed = pick_smallest_sufficient(fractions_for(CLEAN, top_share=0.6))
+    assert collapsed.picked_fraction == 1.0
+    assert "collapse" in collapsed.fractions[1].reasons[-1]
 
 
-def test_a_segment_beyond_its_tolerance_disqualifies_the_fraction() -> None:
-    runs = runs_for(CLEAN)
-    segments = pd.DataFrame([
-        {"fraction": f, "seed": s, "segment_kind": "tail", "segment": "tallest 5%",
-         "n": 1000, "changed_count": 100 if f == 0.25 else 5, "noise_floor": 0.01}
-        for f in FRACTIONS for s in (0, 1)
-    ])
-    pick = pick_smallest_sufficient(runs, segments)
+def test_holdout_accuracy_lost_beyond_its_tolerance_disqualifies() -> None:
+    pick = pick_smallest_sufficient(fractions_for(CLEAN, accuracy_diff=-0.02))
+    assert pick.verdict == "full"
+    assert "holdout accuracy (exact) may fall" in pick.fractions[1].reasons[0]
+    assert pick_smallest_sufficient(fractions_for(CLEAN, accuracy_diff=-0.002)).verdict == "reduced"
+
+
+def segments_for(fractions: pd.DataFrame, bad: float | None = None, n: int = 500) -> pd.DataFrame:
+    rows = []
+    for row in fractions.itertuples(index=False):
+        for order, (name, size) in enumerate((("tallest 5%", n), ("shortest 5%", 50))):
+            rate = bad if (bad is not None and row.fraction == 0.25 and name == "tallest 5%") else row.changed_rate
+            rows.append({"shop_id": "shop-a", "fraction": row.fraction, "segment_kind": "tail", "segment": name,
+                         "segment_order": order, "n": size, "changed_rate": rate, "noise_floor": 0.0,
+                         "excess_drift": 0.0 if row.fraction == 1 else rate, "excess_drift_se": 0.0 if row.fraction == 1 else 0.004})
+    return pd.DataFrame(rows)
+
+
+def test_a_segment_beyond_its_tolerance_disqualifies_and_small_ones_are_listed_unjudged() -> None:
+    fractions = fractions_for(CLEAN)
+    pick = pick_smallest_sufficient(fractions, segments_for(fractions, bad=0.05))
     assert pick.picked_fraction == 0.5
-    # Segments under the minimum size are not judged.
-    assert pick_smallest_sufficient(runs, segments, min_segment_size=5000).picked_fraction == 0.25
+    reason = {v.fraction: v for v in pick.fractions}[0.25].reasons[0]
+    assert reason.startswith("the tallest 5% (500 shoppers): 5.0% told another size")
+    assert [s["segment"] for s in pick.unjudged_segments] == ["shortest 5%"]
+    table = segment_verdicts(segments_for(fractions, bad=0.05), PickRule(), 0.25)
+    assert list(table["judged"]) == [True, False] and list(table["within"]) == [False, True]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.floats(0.0, 0.2), st.floats(0.0, 0.2), st.lists(st.floats(0, 0.2), min_size=6, max_size=6))
+@given(
+    a=st.floats(0.001, 0.05), b=st.floats(0.001, 0.05),
+    rates=st.lists(st.floats(0.0, 0.1), min_size=6, max_size=6),
+)
 def test_a_stricter_tolerance_never_picks_a_smaller_fraction(a: float, b: float, rates: list[float]) -> None:
-    runs = runs_for(dict(zip(FRACTIONS, rates + [0.0])))
-    strict, loose = sorted((a, b))
-    assert pick_smallest_sufficient(runs, tolerance=strict).picked_fraction >= \
-        pick_smallest_sufficient(runs, tolerance=loose).picked_fraction
+    curve = dict(zip(FRACTIONS[:-1], sorted(rates, reverse=True))) | {1.0: 0.0}
+    loose, strict = max(a, b), min(a, b)
+    table = fractions_for(curve)
+    assert (
+        pick_smallest_sufficient(table, rule=PickRule(tolerance=strict)).picked_fraction
+        >= pick_smallest_sufficient(table, rule=PickRule(tolerance=loose)).picked_fraction
+    )
 
 
 def test_a_higher_confidence_never_picks_a_smaller_fraction() -> None:
-    runs = runs_for(CLEAN)
-    assert pick_smallest_sufficient(runs, confidence=0.999).picked_fraction >= \
-        pick_smallest_sufficient(runs, confidence=0.8).picked_fraction
+    table = fractions_for(CLEAN, se=0.002)
+    picked = [pick_smallest_sufficient(table, rule=PickRule(confidence=c)).picked_fraction for c in (0.8, 0.9, 0.95, 0.99)]
+    assert picked == sorted(picked)
+
+
+def test_untested_fractions_are_reported_and_the_pick_round_trips_through_json() -> None:
+    pick = pick_smallest_sufficient(fractions_for({1 / 4: 0.03, 1 / 2: 0.004, 1.0: 0.0}), untested=(1 / 8, 1 / 16))
+    stored = json.loads(json.dumps(pick.to_dict()))
+    again = Pick.from_dict(stored)
+    assert again == pick
+    assert stored["untested_fractions"] == [0.125, 0.0625]
+    assert stored["rule"]["tolerance"] == 0.01 and stored["verdict"] == "reduced"
 
 
 def test_the_drift_curve_crossing_has_an_interval_around_it() -> None:
-    curve = {f: 0.002 * f ** -0.8 for f in FRACTIONS[:-1]}
-    curve[1.0] = 0.0
-    runs = runs_for(curve)
-    crossing = drift_crossing(runs, threshold=0.014)
-    expected = (0.014 / 0.002) ** (-1 / 0.8)
+    crossing = drift_crossing(fractions_for(CLEAN), threshold=0.01)
     assert crossing is not None
-    assert crossing.fraction == pytest.approx(expected, rel=0.05)
-    assert crossing.ci_low <= crossing.fraction <= crossing.ci_high
+    assert crossing.ci_low < crossing.fraction < crossing.ci_high
+    assert 1 / 8 < crossing.fraction < 1 / 2
 
 
-def test_parameters_are_checked() -> None:
-    with pytest.raises(ParamsError, match="tolerance"):
-        pick_smallest_sufficient(runs_for(CLEAN), tolerance=5)
-    with pytest.raises(ParamsError, match="fraction 1.0"):
-        pick_smallest_sufficient(runs_for(CLEAN).query("fraction < 1"))
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("tolerance", -0.01), ("tolerance", 1.5), ("confidence", 1.0), ("confidence", 0.3), ("min_segment_size", 0),
+     ("segment_tolerance", "3 points"), ("max_noise_floor", 0.0)],
+)
+def test_rule_settings_are_checked_with_the_setting_named(setting: str, value: object) -> None:
+    with pytest.raises(ParamsError, match=f"setting {setting}: expected"):
+        PickRule(**{setting: value})
 
 
-def test_at_full_data_the_drift_shown_is_the_noise_floor_not_the_reference_itself() -> None:
-    full = pick_smallest_sufficient(runs_for(CLEAN, noise=0.006)).fractions[-1]
-    assert full.fraction == 1.0 and full.changed_rate == pytest.approx(0.006)
-
-
-def test_the_worst_seed_decides() -> None:
-    runs = runs_for(CLEAN)
-    at_quarter = (runs["fraction"] == 0.25) & (runs["seed"] == 1)
-    runs.loc[at_quarter, "changed_count"] = int(0.03 * N)  # only seed 1 drifts beyond the threshold
-    runs.loc[at_quarter, "changed_rate"] = 0.03
-    pick = pick_smallest_sufficient(runs)
-    assert pick.picked_fraction == 0.5
-    quarter = next(v for v in pick.fractions if v.fraction == 0.25)
-    assert quarter.changed_rate == pytest.approx((0.010 + 0.03) / 2)
-    assert quarter.changed_rate_ci_high > 0.03
-
-
-def test_when_only_a_segment_fails_there_is_no_drift_gap() -> None:
-    runs = runs_for({f: (0.005 if f < 1 else 0.0) for f in FRACTIONS})
-    segments = pd.DataFrame([
-        {"fraction": f, "seed": s, "segment_kind": "tail", "segment": "tallest 5%",
-         "n": 1000, "changed_count": 200 if f < 1 else 5, "noise_floor": 0.005}
-        for f in FRACTIONS for s in (0, 1)
-    ])
-    pick = pick_smallest_sufficient(runs, segments)
-    assert pick.picked_fraction == 1.0 and pick.gap is None
-    assert "segment tail 'tallest 5%'" in pick.explanation
-
-
-def test_small_segments_are_listed_as_not_judged_and_one_seed_is_flagged() -> None:
-    segments = pd.DataFrame([
-        {"fraction": f, "seed": 0, "segment_kind": "tail", "segment": "tallest 5%",
-         "n": 89, "changed_count": 80, "noise_floor": 0.0}
-        for f in FRACTIONS
-    ])
-    runs = runs_for(CLEAN, seeds=(0,))
-    pick = pick_smallest_sufficient(runs, segments)
-    assert pick.unjudged_segments == [{"segment_kind": "tail", "segment": "tallest 5%", "n": 89}]
-    assert "were not judged" in pick.explanation and "(89)" in pick.explanation
-    assert not pick.noise_floor_measured and "noise floor was not measured" in pick.explanation
+def test_fractions_are_named_as_people_say_them() -> None:
+    assert fraction_label(0.125) == "1/8 (12.5%)"
+    assert fraction_label(1 / 16) == "1/16 (6.25%)"
+    assert fraction_label(1.0) == "all (100%)"
+    assert fraction_label(0.3) == "30%"

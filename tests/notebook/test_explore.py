@@ -24,7 +24,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sweeps_and_shops_are_listed(sweep: Path) -> None:
     sweeps = explore.list_sweeps(sweep.parent)
     assert list(sweeps["sweep"]) == ["small-sweep"]
-    assert int(sweeps["shops_with_results"].iloc[0]) == 3
+    assert int(sweeps["shops_with_results"].iloc[0]) == 4
     shops = explore.list_shops(sweep)
     ok = shops[shops["status"] == "ok"]
     assert list(ok["saving_usd_per_month"]) == sorted(ok["saving_usd_per_month"], reverse=True)
@@ -45,19 +45,30 @@ def test_repick_with_the_stored_settings_gives_the_stored_pick(sweep: Path) -> N
 
 def test_a_looser_tolerance_can_only_pick_less_data(sweep: Path) -> None:
     shop = explore.load_shop_results(sweep, "coastal-denim")
-    loose = explore.repick(shop, tolerance=0.05)
+    assert shop.pick["verdict"] == "full"
+    loose = explore.repick(shop, tolerance=0.05, segment_tolerance=0.1)
     assert loose["picked_fraction"] <= shop.pick["picked_fraction"]
-    assert loose["reduced"]  # 5 points is enough for this shop's 50% subset
-    table = explore.pick_change(shop.pick, loose)
+    assert loose["verdict"] == "reduced"  # 5 points is enough for this shop's 50% subset
+    assert loose["rule"]["tolerance"] == 0.05 and loose["rule"]["confidence"] == shop.pick["rule"]["confidence"]
+    table = explore.pick_change(shop.pick, loose).frame
     assert list(table.columns) == ["stored pick", "this view"]
+
+
+def test_repick_reads_back_every_stored_setting(sweep: Path) -> None:
+    shop = explore.load_shop_results(sweep, "berlin-basics")
+    strict = dict(shop.pick, rule={**shop.pick["rule"], "accuracy_tolerance": 0.0})
+    stricter = explore.repick(explore.ShopResults(shop.shop_id, shop.folder, shop.runs, shop.fractions, shop.segments, strict))
+    assert stricter["verdict"] == "full"  # the stored rule's 0-point accuracy tolerance, not the default 1 point
 
 
 def test_tails_leave_out_small_groups(sweep: Path) -> None:
     shop = explore.load_shop_results(sweep, "alpine-outdoor")
-    tails = explore.tails(shop, shop.pick["picked_fraction"])
-    assert set(tails["segment"]) == {"shortest 5%", "tallest 5%", "lightest 5%", "heaviest 5%"}
+    tails = explore.tails(shop, shop.pick["picked_fraction"]).frame
+    assert list(tails.index) == ["the shortest 5%", "the tallest 5%", "the lightest 5%", "the heaviest 5%"]
     groups = explore.segment_breakdown(shop, shop.pick["picked_fraction"])
-    assert (groups["n"] >= 200).all() and "unknown" not in set(groups["segment"])
+    assert "unknown" not in " ".join(groups.frame.index) and "1 smaller segment" in groups.caption
+    weights = [name for name in groups.frame.index if name.startswith("weight")]
+    assert weights == ["weight under 55 kg", "weight 55–70 kg", "weight 70–85 kg", "weight 85–100 kg", "weight 100–120 kg", "weight 120 kg and over"]
 
 
 def test_a_view_without_results_says_what_to_do(tmp_path: Path) -> None:
@@ -69,7 +80,7 @@ def test_a_view_without_results_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_a_view_exports_its_chart(sweep: Path, tmp_path: Path) -> None:
-    view = explore.ShopView.open(sweep, "coastal-denim").repick(tolerance=0.05)
+    view = explore.ShopView.open(sweep, "coastal-denim").repick(tolerance=0.05, segment_tolerance=0.1)
     assert isinstance(view.chart(), Figure)
     path = view.export_chart(tmp_path / "view.png")
     assert path.stat().st_size > 10_000
@@ -102,6 +113,8 @@ def test_the_notebook_runs_on_stored_results(sweep: Path, tmp_path: Path) -> Non
     assert export.stat().st_size > 10_000
     text = "\n".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "this view" in text and "heaviest 5%" in text
+    markdown = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert "**Needs all of its data" in markdown
 
 
 def test_the_notebook_says_so_when_there_are_no_results(tmp_path: Path) -> None:

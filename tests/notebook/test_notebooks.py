@@ -9,6 +9,8 @@ from pathlib import Path
 
 import papermill
 
+from toolkit.experiment.config import setting_names
+
 from tests.tiny_shops import tiny_shop
 from toolkit.results import read_shop_results
 
@@ -57,8 +59,16 @@ def papermill_yaml(path: Path) -> dict:
 
 def test_papermill_reads_every_parameter_of_the_parameters_cell() -> None:
     found = set(papermill.inspect_notebook(str(NOTEBOOK)))
-    assert found == {
-        "data_path", "shop_id", "column_map", "fractions", "seeds", "model", "model_params",
-        "sampling", "tolerance", "confidence", "segment_tolerance", "min_segment_size",
-        "reference_size", "machine", "pricing_path", "output_dir",
-    }
+    # every experiment setting, from the one place they are defined, and the shop's inputs
+    assert found == {*setting_names(), "data_path", "shop_id", "column_map", "output_dir"}
+
+
+def test_a_list_given_with_p_is_refused_with_the_y_hint_before_training(tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "papermill", str(NOTEBOOK), str(tmp_path / "executed.ipynb"),
+        "-p", "seeds", "[7, 8]", "-p", "output_dir", str(tmp_path / "out"), "--cwd", str(tmp_path),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "setting seeds: expected a list or mapping" in done.stderr and "-y 'seeds: [7, 8]'" in done.stderr
+    assert not (tmp_path / "out").exists()  # nothing was trained or written

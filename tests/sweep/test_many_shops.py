@@ -26,6 +26,7 @@ from toolkit.errors import ParamsError, SweepError
 from toolkit.sweep.kernels import available_cores
 from toolkit.sweep.many_shops import run_sweep
 from toolkit.sweep.spec import DEFAULT_NOTEBOOK, SweepSpec, plan_shops
+from toolkit.results import MEASURED_SUMMARY_COLUMNS
 from toolkit.sweep.state import MARKER_FILE, RUN_COLUMNS, is_complete, params_hash
 
 ENOUGH = Path(sys.executable).parent / "enough"
@@ -68,7 +69,7 @@ def uninterrupted(workspace: Path):
 
 
 def _comparable(summary: pd.DataFrame, output_dir: Path) -> pd.DataFrame:
-    frame = summary.drop(columns=list(RUN_COLUMNS)).copy()
+    frame = summary.drop(columns=[*RUN_COLUMNS, *MEASURED_SUMMARY_COLUMNS]).copy()
     for column in ("notebook_path", "log_path"):
         frame[column] = frame[column].str.replace(str(output_dir), "<out>", regex=False)
     return frame

@@ -3,10 +3,11 @@
 Everything here works on size *indices* (0 = smallest size on the shop's scale) predicted for the
 same reference population, so "one size off" and "three sizes off" stay different things.
 
-Intervals are Wilson score intervals for a binomial proportion: the share of the reference
-population whose recommendation changed, for the two given models. They stay inside [0, 1], behave
-at 0 changes (a model compared with itself gives exactly 0 with a small upper bound) and cover the
-true rate at close to the stated confidence even for rates of a few percent.
+Intervals of a single changed rate are Wilson score intervals for a binomial proportion (from
+:func:`scipy.stats.binomtest`): they stay inside [0, 1], behave at 0 changes (a model compared with
+itself gives exactly 0 with a small upper bound) and cover the true rate at close to the stated
+confidence even for rates of a few percent. The decision's test of *excess* drift over the noise
+floor lives in :mod:`toolkit.experiment.drift_test`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scipy import stats
 
 __all__ = [
     "HEIGHT_BANDS_CM",
+    "consensus_sizes",
     "WEIGHT_BANDS_KG",
     "drift",
     "holdout_accuracy",
@@ -41,23 +43,35 @@ TAIL_SHARE = 0.05
 def wilson_interval(
     count: np.ndarray | int, n: np.ndarray | int, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for ``count`` successes out of ``n`` (vectorised; n = 0 gives (0, 1))."""
-    count = np.asarray(count, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(n > 0, count / n, 0.0)
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
-        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
-    # At the edges the interval's closed form is exact: no rounding above 0 / below 1.
-    low = np.where(count <= 0, 0.0, low)
-    high = np.where(count >= n, 1.0, high)
-    if low.ndim == 0:
-        return float(low), float(high)
+    """Wilson score interval for ``count`` successes out of ``n`` (element-wise; n = 0 gives (0, 1)).
+
+    Computed by :func:`scipy.stats.binomtest` (``proportion_ci(method="wilson")``).
+    """
+    counts = np.atleast_1d(np.asarray(count, dtype=np.int64))
+    totals = np.broadcast_to(np.atleast_1d(np.asarray(n, dtype=np.int64)), counts.shape)
+    low = np.zeros(counts.shape, dtype=np.float64)
+    high = np.ones(counts.shape, dtype=np.float64)
+    for i, (k, total) in enumerate(zip(counts.ravel(), totals.ravel(), strict=True)):
+        if total > 0:
+            interval = stats.binomtest(int(k), int(total)).proportion_ci(confidence, method="wilson")
+            # At the edges the interval's closed form is exact: no rounding above 0 / below 1.
+            low.flat[i] = 0.0 if k <= 0 else interval.low
+            high.flat[i] = 1.0 if k >= total else interval.high
+    if np.ndim(count) == 0 and np.ndim(n) == 0:
+        return float(low[0]), float(high[0])
     return low, high
+
+
+def consensus_sizes(probabilities: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """The consensus of several models: the median of their mean size distribution.
+
+    ``probabilities`` is one ``(n, n_sizes)`` array per model (or a single array); the
+    recommendation is the smallest size whose cumulative mean probability reaches one half.
+    """
+    stacked = np.asarray(probabilities, dtype=np.float64)
+    mean = stacked.mean(axis=0) if stacked.ndim == 3 else stacked
+    cumulative = np.cumsum(mean, axis=1)
+    return np.minimum((cumulative < 0.5 - 1e-12).sum(axis=1), mean.shape[1] - 1).astype(np.int64)
 
 
 def drift(

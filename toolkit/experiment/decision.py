@@ -1,46 +1,64 @@
-"""The pick: the smallest sufficient fraction of a shop's data.
+"""The pick: the smallest sufficient fraction of a shop's data, and the verdict in words.
 
-A fraction *qualifies* when, for every seed trained on it:
+Fractions are judged from the largest down (fixed-sequence testing: each test at the stated
+confidence, no correction for several looks, because testing stops at the first failure). A
+fraction **qualifies** when
 
-1. its drift against the full-data model is within tolerance: the upper end of the changed-rate
-   interval (at the stated confidence) is at most ``noise_floor + tolerance``;
-2. every segment with at least ``min_segment_size`` shoppers stays within its own tolerance above
-   that segment's noise floor;
-3. it passes the sanity checks: monotonicity violations (+5 kg at the same height giving a smaller
-   size) at most ``max_monotonicity_violation`` or no worse than the full-data model, and its
-   recommendations do not collapse onto one size (the most common size's share at most
-   ``max_collapse`` points above the full-data model's).
+1. a one-sided test at ``confidence`` shows its excess drift over the noise floor is within
+   ``tolerance``: ``excess + z · se <= tolerance`` (:mod:`toolkit.experiment.drift_test` gives the
+   excess and its standard error, from the reference shoppers and the seeds);
+2. every segment of at least ``min_segment_size`` reference shoppers passes the same test against
+   ``segment_tolerance``;
+3. holdout accuracy, exact and within one size, is not worse than the full data's by more than
+   ``accuracy_tolerance``: ``difference - z · se >= -accuracy_tolerance`` (paired bootstrap);
+4. it passes the sanity checks: at most ``max_monotonicity_violation`` (or the full data's own rate)
+   of shoppers told a smaller size when 5 kg heavier, and recommendations that do not collapse onto
+   one size (the most common size's share at most ``max_collapse`` above the full data's).
 
-At full data the first seed's model is the reference itself; the other seeds' full-data models
-give the drift shown there (the noise floor). The interval shown for a fraction spans every seed's
-interval (lowest lower bound to highest upper bound): qualifying needs the worst seed within bounds.
-
-The pick is the smallest fraction that qualifies *and above which every larger fraction tried also
-qualifies*, so a lucky dip in a noisy curve is never picked. Fraction 1.0 is the full data the shop
-trains on today and always qualifies. Intervals are recomputed from the stored counts, so a re-pick
-under another tolerance or confidence needs no retraining.
+The pick is the smallest fraction that qualifies with every larger fraction qualifying too. The
+verdict is ``reduced`` (a smaller fraction suffices), ``full`` (the shop honestly needs all of its
+data: the next smaller fraction failed, and by how much is stated) or ``indeterminate`` (the
+model's own seed-to-seed noise floor is above ``max_noise_floor``: no fraction can be judged finer
+than that). Everything here reads the stored tables, so a re-pick needs no retraining.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from toolkit.experiment.compare import wilson_interval
-from toolkit.errors import ParamsError
+from toolkit.experiment.config import PickRule
 
 __all__ = [
     "Crossing",
     "FractionVerdict",
     "Pick",
     "drift_crossing",
-    "drift_per_fraction",
+    "drift_curve",
+    "fraction_label",
+    "judge",
     "pick_smallest_sufficient",
-    "without_reference_run",
+    "segment_verdicts",
+    "segment_words",
 ]
+
+VERDICTS = ("reduced", "full", "indeterminate")
+
+
+def fraction_label(fraction: float) -> str:
+    """A fraction as people say it: 0.125 → '1/8 (12.5%)', 1.0 → 'all (100%)'."""
+    if fraction >= 1:
+        return "all (100%)"
+    denominator = 1 / fraction
+    share = f"{fraction * 100:.3g}%"
+    if abs(denominator - round(denominator)) < 1e-9:
+        return f"1/{round(denominator)} ({share})"
+    return share
 
 
 @dataclass(frozen=True)
@@ -53,8 +71,18 @@ class FractionVerdict:
     changed_rate: float
     changed_rate_ci_low: float
     changed_rate_ci_high: float
+    excess_drift: float
+    excess_drift_upper: float
+    exact_accuracy_diff: float
     cost_usd_per_month: float
     reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FractionVerdict:
+        values = {name: data.get(name, float("nan")) for name in cls.__dataclass_fields__}
+        values["reasons"] = tuple(data.get("reasons") or ())
+        values["qualifies"] = bool(data.get("qualifies"))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -68,16 +96,14 @@ class Crossing:
 
 @dataclass(frozen=True)
 class Pick:
-    """The smallest sufficient fraction and why; ``to_dict()`` is what pick.json stores."""
+    """The verdict and why; ``to_dict()`` is what pick.json stores, ``from_dict`` reads it back."""
 
     shop_id: str
+    verdict: str
+    headline: str
+    reasons: tuple[str, ...]
     picked_fraction: float
-    reduced: bool
-    explanation: str
-    tolerance: float
-    confidence: float
-    segment_tolerance: float
-    min_segment_size: int
+    rule: PickRule
     noise_floor: float
     threshold: float
     full: dict[str, float]
@@ -85,117 +111,161 @@ class Pick:
     saving_usd_per_month: float
     gap: float | None
     crossing: Crossing | None
-    fractions: list[FractionVerdict] = field(default_factory=list)
-    #: False with a single seed: no second full-data model, so the floor is taken as 0
+    fractions: tuple[FractionVerdict, ...] = ()
+    untested_fractions: tuple[float, ...] = ()
+    #: False with a single full-data model: the floor could not be measured and is taken as 0
     noise_floor_measured: bool = True
     #: segments with fewer than ``min_segment_size`` reference shoppers: shown, never judged
-    unjudged_segments: list[dict[str, Any]] = field(default_factory=list)
+    unjudged_segments: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def reduced(self) -> bool:
+        return self.verdict == "reduced"
+
+    @property
+    def explanation(self) -> str:
+        """The headline and its reasons in one paragraph."""
+        return " ".join([self.headline, *self.reasons])
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["fractions"] = [
-            {**asdict(verdict), "reasons": list(verdict.reasons)} for verdict in self.fractions
-        ]
+        data["rule"] = self.rule.to_dict()
+        data["reduced"] = self.reduced
+        data["explanation"] = self.explanation
+        data["fractions"] = [{**asdict(v), "reasons": list(v.reasons)} for v in self.fractions]
+        for key in ("reasons", "untested_fractions", "unjudged_segments"):
+            data[key] = list(data[key])
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pick:
+        """A stored pick (pick.json) as the typed object every reader uses."""
+        crossing = data.get("crossing")
+        return cls(
+            shop_id=str(data.get("shop_id", "")),
+            verdict=str(data.get("verdict") or ("reduced" if data.get("reduced") else "full")),
+            headline=str(data.get("headline") or data.get("explanation") or ""),
+            reasons=tuple(data.get("reasons") or ()),
+            picked_fraction=float(data.get("picked_fraction", 1.0)),
+            rule=PickRule.from_dict(data.get("rule") or data),
+            noise_floor=float(data.get("noise_floor") or 0.0),
+            threshold=float(data.get("threshold") or 0.0),
+            full=dict(data.get("full") or {}),
+            pick=dict(data.get("pick") or {}),
+            saving_usd_per_month=float(data.get("saving_usd_per_month") or 0.0),
+            gap=data.get("gap"),
+            crossing=Crossing(**crossing) if isinstance(crossing, Mapping) else None,
+            fractions=tuple(FractionVerdict.from_dict(v) for v in data.get("fractions") or ()),
+            untested_fractions=tuple(float(f) for f in data.get("untested_fractions") or ()),
+            noise_floor_measured=bool(data.get("noise_floor_measured", True)),
+            unjudged_segments=tuple(data.get("unjudged_segments") or ()),
+        )
 
-def pick_smallest_sufficient(
-    runs: pd.DataFrame,
-    segments: pd.DataFrame | None = None,
-    *,
-    tolerance: float = 0.01,
-    confidence: float = 0.95,
-    segment_tolerance: float = 0.03,
-    min_segment_size: int = 200,
-    max_monotonicity_violation: float = 0.02,
-    max_collapse: float = 0.15,
-) -> Pick:
-    """Pick the smallest sufficient fraction from stored results (see the module docstring)."""
-    _check_params(tolerance, confidence, segment_tolerance)
-    if runs.empty:
-        raise ParamsError("runs: expected at least one trained fraction, got an empty table")
-    runs = _with_intervals(runs, confidence)
-    if 1.0 not in set(runs["fraction"]):
-        raise ParamsError("runs: expected the full-data model (fraction 1.0) among the fractions")
-    full_seeds = runs.loc[runs["fraction"] == 1.0, "seed"].nunique() if "seed" in runs else 1
-    noise_floor = float(runs["noise_floor"].iloc[0]) if "noise_floor" in runs else 0.0
-    noise_floor = 0.0 if np.isnan(noise_floor) else noise_floor
-    threshold = noise_floor + tolerance
-    full_runs = runs[runs["fraction"] == 1.0]
-    full_violation = float(full_runs["monotonicity_violation_rate"].mean())
-    full_top_share = float(full_runs["top_size_share"].mean())
-    segment_failures = _segment_failures(
-        segments, confidence, segment_tolerance, min_segment_size
-    )
 
-    curve = drift_per_fraction(runs, confidence)
+def judge(fractions: pd.DataFrame, segments: pd.DataFrame | None, rule: PickRule) -> list[FractionVerdict]:
+    """Each fraction of the table under ``rule``, largest first."""
+    z = float(stats.norm.ppf(rule.confidence))
+    segment_failures = _segment_failures(segments, rule, z)
     verdicts = []
-    for (fraction, group), point in zip(runs.groupby("fraction", sort=True), curve.itertuples()):
+    for row in fractions.sort_values("fraction", ascending=False).itertuples(index=False):
+        fraction = float(row.fraction)
+        upper = float(row.excess_drift + z * row.excess_drift_se)
         reasons: list[str] = []
-        high = float(point.changed_rate_ci_high)
         if fraction < 1.0:
-            if high > threshold:
+            if upper > rule.tolerance:
                 reasons.append(
-                    f"drift upper bound {high:.1%} is above the threshold {threshold:.1%}"
+                    f"{row.changed_rate:.1%} of shoppers would be told another size: "
+                    f"{upper * 100:.1f} points above the noise floor at {rule.confidence:.0%} confidence, "
+                    f"more than the {rule.tolerance * 100:.1f} allowed"
                 )
-            reasons.extend(segment_failures.get(float(fraction), []))
-            violation = float(group["monotonicity_violation_rate"].max())
-            if violation > max(max_monotonicity_violation, full_violation):
+            reasons.extend(segment_failures.get(fraction, []))
+            for kind, words in (("exact", "exact"), ("within1", "within one size")):
+                low = float(getattr(row, f"{kind}_accuracy_diff") - z * getattr(row, f"{kind}_accuracy_diff_se"))
+                if low < -rule.accuracy_tolerance:
+                    reasons.append(
+                        f"holdout accuracy ({words}) may fall by up to {-low * 100:.1f} points against the full "
+                        f"data's (allowed {rule.accuracy_tolerance * 100:.1f})"
+                    )
+            allowed = max(rule.max_monotonicity_violation, float(row.full_monotonicity_violation_rate))
+            if row.monotonicity_violation_rate > allowed:
                 reasons.append(
-                    f"{violation:.1%} of shoppers get a smaller size when 5 kg heavier "
-                    f"(allowed {max(max_monotonicity_violation, full_violation):.1%})"
+                    f"{row.monotonicity_violation_rate:.1%} of shoppers get a smaller size when 5 kg heavier "
+                    f"(allowed {allowed:.1%})"
                 )
-            top_share = float(group["top_size_share"].max())
-            if top_share > full_top_share + max_collapse:
+            if row.top_size_share > row.full_top_size_share + rule.max_collapse:
                 reasons.append(
-                    f"recommendations collapse: {top_share:.0%} get one size "
-                    f"against {full_top_share:.0%} with full data"
+                    f"recommendations collapse: {row.top_size_share:.0%} get one size against "
+                    f"{row.full_top_size_share:.0%} with all the data"
                 )
         verdicts.append(
             FractionVerdict(
-                fraction=float(fraction),
+                fraction=fraction,
                 qualifies=not reasons,
-                train_rows=float(point.train_rows),
-                changed_rate=float(point.changed_rate),
-                changed_rate_ci_low=float(point.changed_rate_ci_low),
-                changed_rate_ci_high=high,
-                cost_usd_per_month=float(point.cost_usd_per_month),
+                train_rows=float(row.train_rows),
+                changed_rate=float(row.changed_rate),
+                changed_rate_ci_low=float(max(row.changed_rate - z * row.excess_drift_se, 0.0)),
+                changed_rate_ci_high=float(min(row.changed_rate + z * row.excess_drift_se, 1.0)),
+                excess_drift=float(row.excess_drift),
+                excess_drift_upper=upper,
+                exact_accuracy_diff=float(row.exact_accuracy_diff),
+                cost_usd_per_month=float(getattr(row, "cost_usd_per_month", float("nan"))),
                 reasons=tuple(reasons),
             )
         )
+    return verdicts
 
-    picked = verdicts[-1]
-    for verdict in reversed(verdicts):
+
+def drift_curve(fractions: pd.DataFrame, segments: pd.DataFrame | None, rule: PickRule) -> pd.DataFrame:
+    """The per-fraction table the charts, the notebook and the report draw: :func:`judge` as rows,
+    smallest fraction first, with the noise floor beside each."""
+    verdicts = judge(fractions, segments, rule)
+    table = pd.DataFrame([{**asdict(v), "reasons": "; ".join(v.reasons)} for v in verdicts])
+    floors = fractions.set_index("fraction")["noise_floor"]
+    table["noise_floor"] = table["fraction"].map(floors)
+    return table.sort_values("fraction", ignore_index=True)
+
+
+def pick_smallest_sufficient(
+    fractions: pd.DataFrame,
+    segments: pd.DataFrame | None = None,
+    rule: PickRule | None = None,
+    *,
+    untested: tuple[float, ...] = (),
+) -> Pick:
+    """The pick from the stored tables (``fractions.parquet``, ``segments.parquet``) under ``rule``."""
+    rule = rule or PickRule()
+    if fractions.empty or 1.0 not in set(fractions["fraction"]):
+        raise ValueError("fractions: expected the full data's row (fraction 1.0)")
+    full_row = fractions[fractions["fraction"] == 1.0].iloc[0]
+    noise_floor = float(full_row["noise_floor"])
+    measured = bool(full_row.get("noise_floor_measured", True))
+    verdicts = judge(fractions, segments, rule)
+    full = verdicts[0]
+    picked = full
+    for verdict in verdicts:
         if not verdict.qualifies:
             break
         picked = verdict
-    full = verdicts[-1]
     smaller = [v for v in verdicts if v.fraction < 1.0]
-    gap = None  # how far drift is from qualifying; None when drift is not what failed
-    if picked.fraction == 1.0 and smaller and smaller[-1].changed_rate_ci_high > threshold:
-        gap = smaller[-1].changed_rate_ci_high - threshold
-    crossing = drift_crossing(runs, threshold, confidence)
+    first_failure = next((v for v in smaller if not v.qualifies), None)
+    if noise_floor > rule.max_noise_floor:
+        verdict_name, picked = "indeterminate", full
+    else:
+        verdict_name = "reduced" if picked.fraction < 1.0 else "full"
+    gap = None
+    if verdict_name == "full" and first_failure is not None and first_failure.excess_drift_upper > rule.tolerance:
+        gap = first_failure.excess_drift_upper - rule.tolerance
+    threshold = noise_floor + rule.tolerance
     saving = full.cost_usd_per_month - picked.cost_usd_per_month
-    shop_id = str(runs["shop_id"].iloc[0]) if "shop_id" in runs else ""
-    unjudged = _unjudged_segments(segments, min_segment_size)
-    explanation = _explain(picked, smaller, tolerance, noise_floor, threshold, saving, confidence)
-    if full_seeds < 2:
-        explanation += " The noise floor was not measured (one seed): it is taken as 0."
-    if unjudged:
-        smallest = min(unjudged, key=lambda segment: segment["n"])
-        explanation += (
-            f" {len(unjudged)} segment(s) have fewer than {min_segment_size} reference shoppers and "
-            f"were not judged, e.g. {smallest['segment_kind']} '{smallest['segment']}' ({smallest['n']})."
-        )
+    headline, reasons = _words(verdict_name, picked, first_failure, smaller, untested, rule, noise_floor, saving, measured)
+    unjudged = _unjudged_segments(segments, rule.min_segment_size)
     return Pick(
-        shop_id=shop_id,
+        shop_id=str(fractions["shop_id"].iloc[0]) if "shop_id" in fractions else "",
+        verdict=verdict_name,
+        headline=headline,
+        reasons=tuple(reasons),
         picked_fraction=picked.fraction,
-        reduced=picked.fraction < 1.0,
-        explanation=explanation,
-        tolerance=tolerance,
-        confidence=confidence,
-        segment_tolerance=segment_tolerance,
-        min_segment_size=min_segment_size,
+        rule=rule,
         noise_floor=noise_floor,
         threshold=threshold,
         full=_costs(full),
@@ -204,18 +274,21 @@ def pick_smallest_sufficient(
             "changed_rate": picked.changed_rate,
             "changed_rate_ci_low": picked.changed_rate_ci_low,
             "changed_rate_ci_high": picked.changed_rate_ci_high,
+            "excess_drift": picked.excess_drift,
+            "excess_drift_upper": picked.excess_drift_upper,
         },
         saving_usd_per_month=saving,
         gap=gap,
-        crossing=crossing,
-        fractions=verdicts,
-        noise_floor_measured=full_seeds >= 2,
-        unjudged_segments=unjudged,
+        crossing=drift_crossing(fractions, threshold, rule.confidence),
+        fractions=tuple(verdicts),
+        untested_fractions=tuple(sorted(untested, reverse=True)),
+        noise_floor_measured=measured,
+        unjudged_segments=tuple(unjudged),
     )
 
 
 def drift_crossing(
-    runs: pd.DataFrame, threshold: float, confidence: float = 0.95, draws: int = 4000
+    fractions: pd.DataFrame, threshold: float, confidence: float = 0.95, draws: int = 4000
 ) -> Crossing | None:
     """Where the drift curve would cross ``threshold``, with an interval at ``confidence``.
 
@@ -224,7 +297,7 @@ def drift_crossing(
     coefficients from their estimated sampling distribution. ``None`` when fewer than three
     fractions have a positive drift or drift does not fall with data.
     """
-    curve = runs[runs["fraction"] < 1.0].groupby("fraction")["changed_rate"].mean()
+    curve = fractions[fractions["fraction"] < 1.0].groupby("fraction")["changed_rate"].mean()
     curve = curve[curve > 0]
     if len(curve) < 3 or threshold <= 0:
         return None
@@ -252,133 +325,129 @@ def drift_crossing(
     return Crossing(fraction=point, ci_low=float(low), ci_high=float(high))
 
 
-def drift_per_fraction(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per fraction, what the pick judges and the charts draw.
+# -- pieces ---------------------------------------------------------------------------------------
+#: The order segment kinds are shown in: the tails first (the minority an average model fails first).
+SEGMENT_KIND_ORDER: tuple[str, ...] = ("tail", "gender", "category", "height_band", "weight_band")
 
-    Mean training rows and monthly cost over every seed; the changed rate's mean over seeds and the
-    span of the seeds' intervals at ``confidence`` (recomputed from the stored counts when present).
-    At full data the reference run — the first seed's model compared with itself, 0 by
-    construction — is left out when other seeds exist: their drift there is the noise floor.
+
+def segment_verdicts(segments: pd.DataFrame | None, rule: PickRule, fraction: float | None = None) -> pd.DataFrame:
+    """The one per-segment table: each segment's drift, floor, excess and test at ``rule``.
+
+    Columns: ``fraction, segment_kind, segment, n, changed_rate, changed_rate_ci_low,
+    changed_rate_ci_high, noise_floor, excess_drift, excess_drift_upper, limit, judged, within``;
+    ``limit`` is the changed rate allowed (floor + ``segment_tolerance``), ``judged`` whether the
+    segment is large enough to judge. Ordered tails first, then gender, category, height and weight
+    bands, bands by value. The pick, the charts, the notebook and the report all read this table.
     """
-    if {"changed_count", "n_reference"} <= set(runs.columns):
-        runs = _with_intervals(runs, confidence)
-    costs = runs.groupby("fraction", sort=True).agg(
-        train_rows=("train_rows", "mean"),
-        cost_usd_per_month=("cost_usd_per_month", "mean"),
-        seeds=("seed", "nunique"),
-    )
-    rates = without_reference_run(runs).groupby("fraction", sort=True).agg(
-        changed_rate=("changed_rate", "mean"),
-        changed_rate_ci_low=("changed_rate_ci_low", "min"),
-        changed_rate_ci_high=("changed_rate_ci_high", "max"),
-    )
-    return costs.join(rates).reset_index()
-
-
-def without_reference_run(runs: pd.DataFrame) -> pd.DataFrame:
-    """All runs (or segment rows) but the reference run's, when other full-data runs exist."""
-    if "reference_run" in runs:
-        itself = runs["reference_run"].astype(bool)
-    else:  # results without the column: the reference is the smallest seed's full-data run
-        itself = (runs["fraction"] == 1.0) & (runs["seed"] == runs["seed"].min())
-    others_at_full = (runs["fraction"] == 1.0) & ~itself
-    return runs[~itself] if others_at_full.any() else runs
-
-
-def _check_params(tolerance: float, confidence: float, segment_tolerance: float) -> None:
-    if not 0 <= tolerance < 1:
-        raise ParamsError(f"tolerance: expected a share between 0 and 1 (0.01 = 1 point), got {tolerance}")
-    if not 0 < confidence < 1:
-        raise ParamsError(f"confidence: expected a value between 0 and 1 (e.g. 0.95), got {confidence}")
-    if not 0 <= segment_tolerance < 1:
-        raise ParamsError(
-            f"segment_tolerance: expected a share between 0 and 1 (0.03 = 3 points), got {segment_tolerance}"
-        )
-
-
-def _with_intervals(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Recompute the interval columns for ``confidence`` from the stored counts."""
-    frame = frame.copy()
-    n_column = "n_reference" if "n_reference" in frame else "n"
-    low, high = wilson_interval(
-        frame["changed_count"].to_numpy(), frame[n_column].to_numpy(), confidence
-    )
-    frame["changed_rate_ci_low"] = np.atleast_1d(low)
-    frame["changed_rate_ci_high"] = np.atleast_1d(high)
-    return frame
-
-
-def _segment_failures(
-    segments: pd.DataFrame | None,
-    confidence: float,
-    segment_tolerance: float,
-    min_segment_size: int,
-) -> dict[float, list[str]]:
+    columns = [
+        "fraction", "segment_kind", "segment", "n", "changed_rate", "changed_rate_ci_low", "changed_rate_ci_high",
+        "noise_floor", "excess_drift", "excess_drift_upper", "limit", "judged", "within",
+    ]
     if segments is None or segments.empty:
-        return {}
-    checked = _with_intervals(segments[segments["n"] >= min_segment_size], confidence)
-    if checked.empty:
-        return {}
-    floor = checked["noise_floor"].fillna(0.0) if "noise_floor" in checked else 0.0
-    checked = checked.assign(limit=floor + segment_tolerance)
-    worst = (
-        checked.groupby(["fraction", "segment_kind", "segment"], sort=True)
-        .agg(high=("changed_rate_ci_high", "max"), limit=("limit", "max"))
-        .reset_index()
+        return pd.DataFrame(columns=columns)
+    rows = segments if fraction is None else segments[np.isclose(segments["fraction"], fraction)]
+    z = float(stats.norm.ppf(rule.confidence))
+    se = rows["excess_drift_se"]
+    table = rows.assign(
+        changed_rate_ci_low=(rows["changed_rate"] - z * se).clip(lower=0.0),
+        changed_rate_ci_high=(rows["changed_rate"] + z * se).clip(upper=1.0),
+        excess_drift_upper=rows["excess_drift"] + z * se,
+        limit=rows["noise_floor"] + rule.segment_tolerance,
+        judged=rows["n"] >= rule.min_segment_size,
     )
-    failing = worst[(worst["high"] > worst["limit"]) & (worst["fraction"] < 1.0)]
+    table["within"] = (table["excess_drift_upper"] <= rule.segment_tolerance) | (table["fraction"] >= 1.0)
+    kind_order = table["segment_kind"].map({kind: i for i, kind in enumerate(SEGMENT_KIND_ORDER)}).fillna(len(SEGMENT_KIND_ORDER))
+    order = table.assign(_kind=kind_order).sort_values(
+        ["fraction", "_kind", "segment_order" if "segment_order" in table else "segment"], ascending=[False, True, True], kind="stable"
+    )
+    return order[columns].reset_index(drop=True)
+
+
+def _segment_failures(segments: pd.DataFrame | None, rule: PickRule, z: float) -> dict[float, list[str]]:
+    """Per fraction, a reason for each judged segment whose excess drift fails its test, worst first."""
+    table = segment_verdicts(segments, rule)
+    failing = table[table["judged"] & ~table["within"]].sort_values("excess_drift_upper", ascending=False, kind="stable")
     failures: dict[float, list[str]] = {}
     for row in failing.itertuples(index=False):
         failures.setdefault(float(row.fraction), []).append(
-            f"segment {row.segment_kind} '{row.segment}' drift upper bound {row.high:.1%} "
-            f"is above its limit {row.limit:.1%}"
+            f"{segment_words(row.segment_kind, row.segment)} ({row.n:,} shoppers): {row.changed_rate:.1%} told "
+            f"another size, {row.excess_drift_upper * 100:.1f} points above their floor (allowed {rule.segment_tolerance * 100:.1f})"
         )
     return failures
+
+
+def segment_words(kind: str, segment: str) -> str:
+    """A segment as a reader names it: 'women', 'tops', 'height 165–175 cm', 'the tallest 5%'."""
+    if kind == "gender":
+        return {"female": "women", "male": "men"}.get(segment, f"gender {segment}")
+    if kind == "category":
+        return segment
+    if kind == "tail":
+        return f"the {segment}"
+    return f"{kind.split('_')[0]} {segment}"
 
 
 def _unjudged_segments(segments: pd.DataFrame | None, min_segment_size: int) -> list[dict[str, Any]]:
     if segments is None or segments.empty:
         return []
-    sizes = segments.groupby(["segment_kind", "segment"], sort=True)["n"].max().reset_index()
+    sizes = segments.groupby(["segment_kind", "segment"], sort=False)["n"].max().reset_index()
     small = sizes[sizes["n"] < min_segment_size]
-    return [
-        {"segment_kind": row.segment_kind, "segment": row.segment, "n": int(row.n)}
-        for row in small.itertuples(index=False)
-    ]
+    return [{"segment_kind": r.segment_kind, "segment": r.segment, "n": int(r.n)} for r in small.itertuples(index=False)]
+
+
+def _points(share: float) -> str:
+    value = share * 100
+    return "1 point" if abs(value - 1) < 1e-9 else f"{value:.1f} points"
 
 
 def _costs(verdict: FractionVerdict) -> dict[str, float]:
-    return {
-        "fraction": verdict.fraction,
-        "train_rows": verdict.train_rows,
-        "cost_usd_per_month": verdict.cost_usd_per_month,
-    }
+    return {"fraction": verdict.fraction, "train_rows": verdict.train_rows, "cost_usd_per_month": verdict.cost_usd_per_month}
 
 
-def _explain(
+def _words(
+    verdict: str,
     picked: FractionVerdict,
+    first_failure: FractionVerdict | None,
     smaller: list[FractionVerdict],
-    tolerance: float,
+    untested: tuple[float, ...],
+    rule: PickRule,
     noise_floor: float,
-    threshold: float,
     saving: float,
-    confidence: float,
-) -> str:
-    level = f"{confidence:.0%}"
-    if picked.fraction < 1.0:
-        return (
-            f"Train on {picked.fraction:.1%} of the data ({picked.train_rows:,.0f} rows): "
-            f"{picked.changed_rate:.1%} of shoppers would get another size (every seed's {level} "
-            f"interval lies within {picked.changed_rate_ci_low:.1%}–{picked.changed_rate_ci_high:.1%}), within "
-            f"{tolerance * 100:.1f} points above the {noise_floor:.1%} seed-to-seed noise floor; "
-            f"every larger fraction tried qualifies too. Saves ${saving:,.2f} per month."
+    measured: bool,
+) -> tuple[str, list[str]]:
+    """A one-sentence headline and the few reasons that decided it."""
+    level = f"{rule.confidence:.0%}"
+    reasons: list[str] = []
+    if verdict == "indeterminate":
+        headline = (
+            f"Can't tell: the model disagrees with itself for {noise_floor:.1%} of shoppers when simply "
+            f"retrained, so no fraction of the data can be judged finer than that."
         )
-    if not smaller:
-        return "Only the full data was trained: no smaller fraction was tried."
-    closest = smaller[-1]
-    return (
-        f"No smaller fraction suffices: the largest one tried, {closest.fraction:.1%}, "
-        f"would change {closest.changed_rate:.1%} of recommendations (worst seed's {level} upper "
-        f"bound {closest.changed_rate_ci_high:.1%}; threshold {threshold:.1%} = noise floor "
-        f"{noise_floor:.1%} + tolerance {tolerance * 100:.1f} points): " + "; ".join(closest.reasons) + "."
-    )
+        reasons.append(
+            f"The limit is {rule.max_noise_floor:.0%}. Try more seeds (a larger consensus lowers the floor) "
+            "or a stable model (keras_ordinal or logreg: the same data gives the same model)."
+        )
+        return headline, reasons
+    if verdict == "reduced":
+        headline = (
+            f"Train on {fraction_label(picked.fraction)} of the data: {picked.changed_rate:.1%} of shoppers "
+            f"would be told another size, within {_points(rule.tolerance)} of the {noise_floor:.1%} retraining "
+            f"noise at {level} confidence; saves ${saving:,.2f} per month."
+        )
+        if first_failure is not None:
+            reasons.append(f"The next smaller fraction, {fraction_label(first_failure.fraction)}, fails: {first_failure.reasons[0]}.")
+        elif untested:
+            reasons.append(f"Smaller fractions were not trained ({', '.join(fraction_label(f) for f in untested)}).")
+        else:
+            reasons.append("It is the smallest fraction tried.")
+    elif not smaller:
+        headline = "Needs all of its data as far as this run can tell: no smaller fraction was trained."
+    else:
+        closest = first_failure or smaller[0]
+        headline = f"Needs all of its data: the largest smaller fraction, {fraction_label(closest.fraction)}, fails."
+        reasons.extend(f"{reason[0].upper()}{reason[1:]}." for reason in closest.reasons[:3])
+        if len(closest.reasons) > 3:
+            reasons.append(f"And {len(closest.reasons) - 3} more (see the verdict table).")
+    if not measured:
+        reasons.append("The noise floor was not measured (one full-data model): it is taken as 0.")
+    return headline, reasons

@@ -1,15 +1,23 @@
-"""One shop's experiment: fractions × seeds, metered, compared with the full-data model, picked.
+"""One shop's experiment: fractions × seeds, metered, judged against the full data, picked.
 
 The notebook ``notebooks/fraction_sweep.ipynb`` is a thin sequence of calls into this module:
 
     shop = load_shop(data_path, ...)                        # validate, quarantine
-    config = ExperimentConfig(fractions=..., seeds=..., ...)
+    config = ExperimentConfig.from_namespace(globals())     # every setting, checked before training
     split = split_for(shop, config)                         # reference population + holdout
-    result = run_experiment(shop, split, config)            # train, meter, compare
-    pick = pick_for(result, config)                         # the smallest sufficient fraction
+    result = run_experiment(shop, split, config)            # train, meter, judge
+    pick = pick_for(result, config)                         # the verdict
     write_results(output_dir, shop, split, result, pick, config)
 
 ``run_experiment_on_file`` does all of it in one call (tests, benchmarks, a script).
+
+The order of training (``search: descending``, the default): the full data — K models for the
+reference consensus and K for the noise floor — then each fraction from the largest down, one model
+per seed on that seed's subset of the training pool, judged as soon as it is trained; the first
+fraction that fails ends the search, and smaller fractions are not trained (``untested_fractions``).
+A model whose training does not depend on the seed (``seed_independent``) trains the full data once:
+its other seeds would give the same model, and its noise floor is zero. ``search: grid`` trains every
+fraction. :mod:`toolkit.experiment.drift_test` turns the predictions into the evidence.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,13 +33,20 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from toolkit.errors import ExperimentError
 from toolkit.experiment import compare
-from toolkit.errors import ExperimentError, ParamsError
-from toolkit.models.features import training_labels
+from toolkit.experiment.config import ExperimentConfig
+from toolkit.experiment.decision import Pick, fraction_label, judge, pick_smallest_sufficient
+from toolkit.experiment.drift_test import FullData, Sizes, fraction_evidence, full_data_evidence
+from toolkit.experiment import money
 from toolkit.experiment.metering import fit_metered
-from toolkit.models import make_model
 from toolkit.experiment.pricing import Pricing, TimeCurve
+from toolkit.experiment.sampling import sample_rows
+from toolkit.experiment.splits import Split, split_shop
+from toolkit.models import make_model
+from toolkit.models.features import training_labels
 from toolkit.results import (
+    FRACTIONS_FILE,
     PICK_FILE,
     RUNS_FILE,
     SEGMENTS_FILE,
@@ -39,15 +54,9 @@ from toolkit.results import (
     write_json,
     write_parquet,
 )
-from toolkit.experiment.sampling import sample_rows
-from toolkit.shops.schema import SizeScale
-from toolkit.experiment.decision import Pick, pick_smallest_sufficient
-from toolkit.experiment.splits import Split, split_shop
 from toolkit.shops.validate import ShopData, load_shop
 
 __all__ = [
-    "DEFAULT_FRACTIONS",
-    "ExperimentConfig",
     "ExperimentResult",
     "pick_for",
     "run_experiment",
@@ -56,70 +65,29 @@ __all__ = [
     "write_results",
 ]
 
-#: 1/64 … 1/2 and the full data.
-DEFAULT_FRACTIONS: tuple[float, ...] = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
-
-
-def _setting(default: Any, help: str) -> Any:
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class ExperimentConfig:
-    """The experiment's settings; each carries its help text (``ExperimentConfig.help()``)."""
-
-    fractions: list[float] = _setting(list(DEFAULT_FRACTIONS), "shares of the training pool to train on; 1.0 is always added")
-    seeds: list[int] = _setting([0, 1], "training seeds; the first seed's full-data model is the reference, the others give the noise floor")
-    model: str = _setting("keras_ordinal", "model name from the registry (toolkit.models.available_models())")
-    model_params: dict[str, Any] = _setting({}, "extra parameters for the model (e.g. epochs, batch_size)")
-    sampling: str = _setting("random", "sampling strategy: random (nested), recent, balanced")
-    tolerance: float = _setting(0.01, "allowed changed-recommendation rate above the noise floor (0.01 = 1 point)")
-    confidence: float = _setting(0.95, "confidence of the drift intervals")
-    segment_tolerance: float = _setting(0.03, "allowed changed rate above the noise floor within a segment")
-    min_segment_size: int = _setting(200, "segments with fewer reference shoppers are not judged (and not reported)")
-    max_monotonicity_violation: float = _setting(0.02, "allowed share of shoppers told a smaller size when 5 kg heavier")
-    reference_size: int = _setting(20_000, "at most this many reference shoppers")
-    reference_share: float = _setting(0.2, "share of shoppers in the reference population")
-    holdout_share: float = _setting(0.1, "share of shoppers in the holdout")
-    split_seed: int = _setting(12345, "seed of the reference/holdout split (fixed across training seeds)")
-    min_train_rows: int = _setting(100, "fractions leaving fewer training rows are skipped and reported")
-    machine: str = _setting("n2-standard-4", "machine type in params/pricing.yaml that trains the model")
-    pricing_path: str | None = _setting(None, "pricing file (default: params/pricing.yaml)")
-
-    def __post_init__(self) -> None:
-        fractions = sorted({float(f) for f in self.fractions} | {1.0})
-        if any(not 0 < f <= 1 for f in fractions):
-            raise ParamsError(f"fractions: expected values in (0, 1], got {self.fractions}")
-        self.fractions = fractions
-        self.seeds = [int(s) for s in self.seeds]
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ParamsError(f"seeds: expected distinct integers (at least two for a noise floor), got {self.seeds}")
-        self.model_params = dict(self.model_params or {})
-
-    @classmethod
-    def from_params(cls, **params: Any) -> ExperimentConfig:
-        """Build from notebook or sweep parameters; unknown names are a ParamsError naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ParamsError(f"experiment parameters: unknown {unknown}, expected some of {sorted(known)}")
-        return cls(**{k: v for k, v in params.items() if v is not None})
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}
+#: Extra weight (kg) of the monotonicity check: a heavier shopper never gets a smaller size.
+HEAVIER_KG = 5.0
 
 
 @dataclass
 class ExperimentResult:
-    """What the training loop produced: one row per fraction × seed, and per segment."""
+    """What the training loop produced (the tables of the results contract)."""
 
-    runs: pd.DataFrame
-    segments: pd.DataFrame
-    skipped: list[dict[str, Any]]
+    runs: pd.DataFrame  # one row per trained model
+    fractions: pd.DataFrame  # one row per fraction judged, the full data included
+    segments: pd.DataFrame  # one row per fraction × segment
     time_curve: TimeCurve
+    volume: money.Volume
+    experiment_cost_usd: float
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    untested: list[float] = field(default_factory=list)
+    seed_independent: bool = False
+
+    @property
+    def compute_full_trainings(self) -> float:
+        """What the experiment's trainings cost, in units of one full-data training (seconds)."""
+        full = self.runs.loc[self.runs["fraction"] == 1.0, "train_seconds"].mean()
+        return float(self.runs["train_seconds"].sum() / full) if full > 0 else float("nan")
 
 
 def split_for(shop: ShopData, config: ExperimentConfig) -> Split:
@@ -130,154 +98,211 @@ def split_for(shop: ShopData, config: ExperimentConfig) -> Split:
         reference_size=config.reference_size,
         holdout_share=config.holdout_share,
         split_seed=config.split_seed,
+        holdout=config.holdout,
     )
 
 
-def run_experiment(
-    shop: ShopData, split: Split, config: ExperimentConfig, *, log: TextIO | None = sys.stdout
-) -> ExperimentResult:
-    """Train every fraction × seed, meter each fit, and compare with the full-data model."""
-    scale: SizeScale = shop.scale
-    n_sizes = len(scale)
-    pricing = Pricing.load(config.pricing_path)
-    pricing.machine(config.machine)  # an unknown machine fails before any training
-    pool = split.train
-    if len(pool) < config.min_train_rows:
-        raise ExperimentError(
-            f"shop {shop.shop_id}: {len(pool)} training rows after setting aside the reference "
-            f"population and holdout, expected at least {config.min_train_rows}"
-        )
-    labels = training_labels(pool, scale)
-    holdout_truth = training_labels(split.holdout, scale)
-    reference = split.reference
-    masks = list(compare.segments(reference))
+class _Trainer:
+    """Trains, meters and predicts one model at a time; collects the runs table."""
 
-    # One untimed fit first: the runtime's one-time start-up (TensorFlow's thread pools, kernels)
-    # would otherwise be billed to the first full-data fit and inflate the saving.
-    warm_up = slice(0, min(len(pool), 256))
-    make_model(config.model, n_sizes=n_sizes, random_state=config.seeds[0], **config.model_params).fit(
-        pool.iloc[warm_up], labels[warm_up]
-    )
+    def __init__(self, shop: ShopData, split: Split, config: ExperimentConfig, log: TextIO | None) -> None:
+        self.shop, self.split, self.config, self.log = shop, split, config, log
+        self.pricing = Pricing.load(config.pricing_path)
+        self.pricing.machine(config.machine)  # an unknown machine fails before any training
+        self.n_sizes = len(shop.scale)
+        self.labels = training_labels(split.train, shop.scale)
+        self.holdout_truth = training_labels(split.holdout, shop.scale)
+        self.heavier = split.reference.assign(weight_kg=split.reference["weight_kg"] + HEAVIER_KG)
+        self.rows: list[dict[str, Any]] = []
+        self.own_sizes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    full_predictions: dict[int, np.ndarray] = {}
-    rows: list[dict[str, Any]] = []
-    segment_rows: list[pd.DataFrame] = []
-    skipped: list[dict[str, Any]] = []
-    # The full-data models come first: every other model is compared with the first seed's.
-    plan = [(1.0, seed) for seed in config.seeds] + [
-        (fraction, seed) for fraction in config.fractions if fraction < 1.0 for seed in config.seeds
-    ]
-    for fraction, seed in plan:
-        positions = sample_rows(pool, fraction, strategy=config.sampling, seed=seed)
-        if len(positions) < config.min_train_rows:
-            if seed == config.seeds[0]:
-                skipped.append({"fraction": fraction, "reason": f"{len(positions)} training rows, fewer than {config.min_train_rows}"})
-                _say(log, f"fraction {fraction:.4g}: skipped, only {len(positions)} training rows")
-            continue
-        subset = pool.iloc[positions]
-        model = make_model(config.model, n_sizes=n_sizes, random_state=seed, **config.model_params)
-        record = fit_metered(model, subset, labels[positions])
+    def train(self, fraction: float, seed: int, role: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Train one model; its size distributions on the reference population, on it heavier, on the holdout."""
+        config = self.config
+        subset = self.split.train.iloc[positions]
+        model = make_model(config.model, n_sizes=self.n_sizes, random_state=seed, **config.model_params)
+        record = fit_metered(model, subset, self.labels[positions])
         started = time.perf_counter()
-        predicted = np.asarray(model.predict(reference), dtype=np.int64)
+        reference = _probabilities(model, self.split.reference, self.n_sizes)
         predict_seconds = time.perf_counter() - started
-        if fraction == 1.0:
-            full_predictions[seed] = predicted
-        reference_run = fraction == 1.0 and seed == config.seeds[0]
-        baseline = make_model("most_popular", n_sizes=n_sizes, random_state=seed).fit(subset, labels[positions])
-        metrics, segment_table = _evaluate(
-            model, baseline, predicted, full_predictions[config.seeds[0]], split, holdout_truth, masks,
-            n_sizes, config.confidence,
+        probabilities = (
+            reference,
+            _probabilities(model, self.heavier, self.n_sizes),
+            _probabilities(model, self.split.holdout, self.n_sizes),
         )
-        rows.append(
+        own = (model.predict(self.split.reference), model.predict(self.heavier), model.predict(self.split.holdout))
+        baseline = make_model("most_popular", n_sizes=self.n_sizes).fit(subset, self.labels[positions])
+        exact, within1 = compare.holdout_accuracy(own[2], self.holdout_truth)
+        base_exact, base_within1 = compare.holdout_accuracy(baseline.predict(self.split.holdout), self.holdout_truth)
+        self.own_sizes.append(own)
+        self.rows.append(
             {
-                "shop_id": shop.shop_id,
+                "shop_id": self.shop.shop_id,
                 "fraction": fraction,
                 "seed": seed,
-                "reference_run": reference_run,
+                "role": role,
                 "train_rows": record.train_rows,
                 "epochs": record.epochs,
                 "train_seconds": record.train_seconds,
                 "cpu_seconds": record.cpu_seconds,
                 "peak_rss_mb": record.peak_rss_mb,
                 "predict_seconds": predict_seconds,
-                # every prediction and comparison of this model: reference, holdout, +5 kg, segments
                 "evaluate_seconds": time.perf_counter() - started,
-                "cost_usd_per_training": pricing.cost_usd_per_training(record.train_seconds, config.machine),
-                "cost_usd_per_month": pricing.cost_usd_per_month(record.train_seconds, config.machine),
-                **metrics,
+                "cost_usd_per_training": self.pricing.cost_usd_per_training(record.train_seconds, config.machine),
+                "cost_usd_per_month": self.pricing.cost_usd_per_month(record.train_seconds, config.machine),
+                "holdout_exact_accuracy": exact,
+                "holdout_within1_accuracy": within1,
+                "baseline_exact_accuracy": base_exact,
+                "baseline_within1_accuracy": base_within1,
+                "monotonicity_violation_rate": float(np.mean(own[1] < own[0])) if len(own[0]) else 0.0,
+                **compare.recommendation_spread(own[0], self.n_sizes),
                 "model": config.model,
                 "sampling": config.sampling,
                 "machine": config.machine,
             }
         )
-        segment_rows.append(segment_table.assign(fraction=fraction, seed=seed, reference_run=reference_run))
+        what = {"reference": "all the data (reference)", "floor": "all the data (noise floor)"}.get(role, fraction_label(fraction))
+        _say(
+            self.log,
+            f"trained {what}, seed {seed}: {record.train_rows:,} rows, {record.epochs} passes, "
+            f"{record.train_seconds:.2f} s; holdout exact {exact:.1%}",
+        )
+        return probabilities
+
+    def runs(self, reference_sizes: np.ndarray) -> pd.DataFrame:
+        """The runs table, each model's own recommendations compared with the reference consensus."""
+        drifts = [
+            compare.drift(reference_sizes, own[0], self.n_sizes, self.config.rule.confidence) for own in self.own_sizes
+        ]
+        runs = pd.DataFrame([{**row, **figures} for row, figures in zip(self.rows, drifts, strict=True)])
+        return runs
+
+    def costs(self, fraction: float, roles: Sequence[str]) -> dict[str, float]:
+        """Mean training rows, seconds and money of the models of one fraction (and roles)."""
+        chosen = [r for r in self.rows if r["fraction"] == fraction and r["role"] in roles]
+        return {
+            "train_rows": float(np.mean([r["train_rows"] for r in chosen])),
+            "models": len(chosen),
+            "train_seconds": float(np.mean([r["train_seconds"] for r in chosen])),
+            "measured_cost_usd_per_training": float(np.mean([r["cost_usd_per_training"] for r in chosen])),
+            "baseline_exact_accuracy": float(np.mean([r["baseline_exact_accuracy"] for r in chosen])),
+        }
+
+
+def run_experiment(
+    shop: ShopData, split: Split, config: ExperimentConfig, *, log: TextIO | None = sys.stdout
+) -> ExperimentResult:
+    """Train the full data and the fractions (largest first), meter each fit, judge each fraction."""
+    pool = split.train
+    if len(pool) < config.min_train_rows:
+        raise ExperimentError(
+            f"shop {shop.shop_id}: {len(pool)} training rows after setting aside the reference "
+            f"population and holdout, expected at least {config.min_train_rows}"
+        )
+    trainer = _Trainer(shop, split, config, log)
+    probe = make_model(config.model, n_sizes=trainer.n_sizes, random_state=config.seeds[0], **config.model_params)
+    seed_independent = bool(getattr(probe, "seed_independent", False))
+    seeds = config.seeds
+    reference_seeds = seeds[:1] if seed_independent else seeds
+    floor_seeds = [] if seed_independent else config.floor_seeds
+    if seed_independent:
+        _say(log, f"{config.model} does not depend on the seed: one full-data model, noise floor zero by construction")
+
+    # One untimed fit first: the runtime's one-time start-up (TensorFlow's thread pools, kernels)
+    # would otherwise be billed to the first full-data fit and inflate the saving.
+    warm_up = np.arange(min(len(pool), 256))
+    probe.fit(pool.iloc[warm_up], trainer.labels[warm_up])
+
+    masks = list(compare.segments(split.reference))
+    everything = np.arange(len(pool))
+    reference = [trainer.train(1.0, seed, "reference", everything) for seed in reference_seeds]
+    floor = [Sizes.consensus([trainer.train(1.0, seed, "floor", everything)]) for seed in floor_seeds]
+    full = FullData(Sizes.consensus(reference), tuple(floor))
+    del reference
+    row, segment_table = full_data_evidence(full, trainer.holdout_truth, masks, trainer.n_sizes)
+    fraction_rows = [{"fraction": 1.0, **trainer.costs(1.0, ("reference",)), **row}]
+    segment_tables = [segment_table.assign(fraction=1.0)]
+    _say(log, f"noise floor: retraining on all the data tells {row['noise_floor']:.2%} of shoppers another size")
+
+    smaller = sorted((f for f in config.fractions if f < 1.0), reverse=True)
+    skipped: list[dict[str, Any]] = []
+    untested: list[float] = []
+    descending = config.search == "descending"
+    if descending and row["noise_floor"] > config.rule.max_noise_floor:
+        untested = smaller
+        smaller = []
+        _say(log, f"noise floor above {config.rule.max_noise_floor:.0%}: no fraction can be judged; none is trained")
+    for position, fraction in enumerate(smaller):
+        subsets = [sample_rows(pool, fraction, strategy=config.sampling, seed=seed) for seed in seeds]
+        if min(len(rows) for rows in subsets) < config.min_train_rows:
+            rows = min(len(rows) for rows in subsets)
+            skipped.append({"fraction": fraction, "reason": f"{rows} training rows, fewer than {config.min_train_rows}"})
+            _say(log, f"fraction {fraction_label(fraction)}: skipped, only {rows} training rows")
+            continue
+        models = [
+            Sizes.consensus([trainer.train(fraction, seed, "fraction", rows)]) for seed, rows in zip(seeds, subsets, strict=True)
+        ]
+        row, segment_table = fraction_evidence(models, full, trainer.holdout_truth, masks, trainer.n_sizes)
+        fraction_rows.append({"fraction": fraction, **trainer.costs(fraction, ("fraction",)), **row})
+        segment_tables.append(segment_table.assign(fraction=fraction))
+        verdict = judge(pd.DataFrame(fraction_rows[-1:]), segment_tables[-1], config.rule)[0]
         _say(
             log,
-            f"fraction {fraction:.4g} seed {seed}: {record.train_rows:,} rows, {record.epochs} epochs, "
-            f"{record.train_seconds:.2f} s; changed {metrics['changed_rate']:.2%} "
-            f"({metrics['changed_rate_ci_low']:.2%}–{metrics['changed_rate_ci_high']:.2%}); "
-            f"holdout exact {metrics['holdout_exact_accuracy']:.1%}",
+            f"fraction {fraction_label(fraction)}: {row['changed_rate']:.2%} told another size "
+            f"(floor {row['noise_floor']:.2%}, excess upper bound {verdict.excess_drift_upper:.2%}) -> "
+            + ("qualifies" if verdict.qualifies else "fails: " + verdict.reasons[0]),
         )
+        if descending and not verdict.qualifies:
+            untested = smaller[position + 1 :]
+            break
 
-    runs = pd.DataFrame(rows)
-    segments_table = pd.concat(segment_rows, ignore_index=True).assign(shop_id=shop.shop_id)
-    _add_noise_floor(runs, segments_table, config.seeds)
+    runs = trainer.runs(full.reference.reference)
     curve = TimeCurve.fit(runs["train_rows"].to_numpy(float), runs["train_seconds"].to_numpy(float))
-    column_order = ["shop_id", "fraction", "seed", "segment_kind", "segment"]
-    segments_table = segments_table[column_order + [c for c in segments_table if c not in column_order]]
-    return ExperimentResult(runs=runs, segments=segments_table, skipped=skipped, time_curve=curve)
+    volume = _volume(shop, config)
+    fractions = pd.DataFrame(fraction_rows).sort_values("fraction", ignore_index=True)
+    costs = money.fraction_costs(fractions["fraction"], curve, trainer.pricing, config.machine, volume, config.rule.confidence)
+    fractions = pd.concat([fractions, costs.drop(columns="fraction")], axis=1)
+    fractions = fractions.assign(shop_id=shop.shop_id, noise_floor_measured=seed_independent or bool(floor_seeds))
+    fractions = fractions[["shop_id"] + [c for c in fractions if c != "shop_id"]]
+    segments = pd.concat(segment_tables, ignore_index=True).assign(shop_id=shop.shop_id)
+    segments = segments[["shop_id", "fraction"] + [c for c in segments if c not in ("shop_id", "fraction")]]
+    return ExperimentResult(
+        runs=runs,
+        fractions=fractions,
+        segments=segments,
+        time_curve=curve,
+        volume=volume,
+        experiment_cost_usd=money.experiment_cost_usd(runs["train_seconds"], trainer.pricing, config.machine),
+        skipped=skipped,
+        untested=untested,
+        seed_independent=seed_independent,
+    )
 
 
-def _evaluate(
-    model: Any,
-    baseline: Any,
-    predicted: np.ndarray,
-    reference_full: np.ndarray,
-    split: Split,
-    holdout_truth: np.ndarray,
-    masks: list[tuple[str, str, np.ndarray]],
-    n_sizes: int,
-    confidence: float,
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One model against the full-data reference: drift, accuracy, sanity checks, segments."""
-    exact, within1 = compare.holdout_accuracy(model.predict(split.holdout), holdout_truth)
-    base_exact, base_within1 = compare.holdout_accuracy(baseline.predict(split.holdout), holdout_truth)
-    metrics = {
-        **compare.drift(reference_full, predicted, n_sizes, confidence),
-        "holdout_exact_accuracy": exact,
-        "holdout_within1_accuracy": within1,
-        "baseline_exact_accuracy": base_exact,
-        "baseline_within1_accuracy": base_within1,
-        "monotonicity_violation_rate": compare.monotonicity_violation_rate(
-            model.predict, split.reference, baseline=predicted
-        ),
-        **compare.recommendation_spread(predicted, n_sizes),
-    }
-    segments = compare.segment_drift(split.reference, reference_full, predicted, confidence, masks)
-    return metrics, segments
+def _volume(shop: ShopData, config: ExperimentConfig) -> money.Volume:
+    """The shop's production volume and growth: the settings' when given, else its own file's."""
+    if config.weekly_growth is not None:
+        growth, growth_source = float(config.weekly_growth), "given"
+    else:
+        growth, growth_source = money.measured_weekly_growth(shop.frame["event_time"])
+    if config.production_rows is not None:
+        return money.Volume(float(config.production_rows), "given", growth, growth_source)
+    return money.Volume(float(len(shop.frame)), "the rows in the file", growth, growth_source)
 
 
-def _add_noise_floor(runs: pd.DataFrame, segments: pd.DataFrame, seeds: Sequence[int]) -> None:
-    """The noise floor: mean changed rate of the other seeds' full-data models against the first's."""
-    others = (runs["fraction"] == 1.0) & (runs["seed"] != seeds[0])
-    runs["noise_floor"] = float(runs.loc[others, "changed_rate"].mean()) if others.any() else 0.0
-    others = (segments["fraction"] == 1.0) & (segments["seed"] != seeds[0])
-    floor = segments[others].groupby(["segment_kind", "segment"])["changed_rate"].mean().rename("noise_floor")
-    merged = segments.join(floor, on=["segment_kind", "segment"])
-    segments["noise_floor"] = merged["noise_floor"].fillna(0.0).to_numpy()
+def _probabilities(model: Any, rows: pd.DataFrame, n_sizes: int) -> np.ndarray:
+    """The model's size distribution per row (one-hot of its recommendation when it has none)."""
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(rows), dtype=np.float32)
+    sizes = np.asarray(model.predict(rows), dtype=np.int64)
+    out = np.zeros((len(sizes), n_sizes), dtype=np.float32)
+    out[np.arange(len(sizes)), sizes] = 1.0
+    return out
 
 
 def pick_for(result: ExperimentResult, config: ExperimentConfig) -> Pick:
-    """The smallest sufficient fraction under the config's tolerance and confidence."""
-    return pick_smallest_sufficient(
-        result.runs,
-        result.segments,
-        tolerance=config.tolerance,
-        confidence=config.confidence,
-        segment_tolerance=config.segment_tolerance,
-        min_segment_size=config.min_segment_size,
-        max_monotonicity_violation=config.max_monotonicity_violation,
-    )
+    """The verdict under the config's rule."""
+    return pick_smallest_sufficient(result.fractions, result.segments, config.rule, untested=tuple(result.untested))
 
 
 def write_results(
@@ -294,10 +319,11 @@ def write_results(
     (folder / PICK_FILE).unlink(missing_ok=True)
     write_parquet(shop.quarantine, folder / "quarantine.parquet")
     write_parquet(result.runs, folder / RUNS_FILE)
+    write_parquet(result.fractions, folder / FRACTIONS_FILE)
     # Segments too small to judge are not stored: reports show aggregates only.
-    write_parquet(result.segments[result.segments["n"] >= config.min_segment_size], folder / SEGMENTS_FILE)
+    write_parquet(result.segments[result.segments["n"] >= config.rule.min_segment_size], folder / SEGMENTS_FILE)
     document = pick_document(shop, split, result, pick, config)
-    _save_chart(result.runs, document, folder / "drift_cost.png")
+    _save_chart(result.fractions, document, folder / "drift_cost.png")
     write_json(document, folder / PICK_FILE)
     return folder
 
@@ -305,21 +331,53 @@ def write_results(
 def pick_document(
     shop: ShopData, split: Split, result: ExperimentResult, pick: Pick, config: ExperimentConfig
 ) -> dict[str, Any]:
-    """pick.json: the pick, the assumptions behind the money, and the data's bookkeeping."""
+    """pick.json: the verdict, the settings behind it, the money's assumptions and the data's bookkeeping."""
     pricing = Pricing.load(config.pricing_path)
     machine = pricing.machine(config.machine)
+    full = result.fractions[result.fractions["fraction"] == 1.0].iloc[0]
+    chosen = result.fractions[np.isclose(result.fractions["fraction"], pick.picked_fraction)].iloc[0]
+    volume = result.volume
     return {
         **pick.to_dict(),
+        "money": {
+            "currency": pricing.currency,
+            "billing_mode": pricing.mode,
+            "time_source": pricing.time_source(config.machine),
+            "production_rows": volume.production_rows,
+            "production_rows_source": volume.production_rows_source,
+            "weekly_growth": volume.weekly_growth,
+            "weekly_growth_source": volume.weekly_growth_source,
+            "rows_in_12_months": volume.rows_in_12_months,
+            "largest_rows_measured": result.time_curve.largest_rows,
+            "projected": bool(full["projected"]),
+            "seconds_per_training": {"full": float(full["seconds_per_training"]), "pick": float(chosen["seconds_per_training"])},
+            "saving_usd_per_month_low": float(full["cost_usd_per_month_low"] - chosen["cost_usd_per_month_low"]),
+            "saving_usd_per_month_high": float(full["cost_usd_per_month_high"] - chosen["cost_usd_per_month_high"]),
+            "saving_usd_per_month_12m": float(full["cost_usd_per_month_12m"] - chosen["cost_usd_per_month_12m"]),
+            "saving_usd_per_month_12m_low": float(full["cost_usd_per_month_12m_low"] - chosen["cost_usd_per_month_12m_low"]),
+            "saving_usd_per_month_12m_high": float(full["cost_usd_per_month_12m_high"] - chosen["cost_usd_per_month_12m_high"]),
+        },
+        "experiment_cost_usd": result.experiment_cost_usd,
+        "break_even_weeks": money.break_even_weeks(result.experiment_cost_usd, pick.saving_usd_per_month),
+        "settings": {key: value for key, value in config.to_dict().items() if key not in config.rule.to_dict()},
         "skipped_fractions": result.skipped,
+        "seed_independent": result.seed_independent,
+        "models_per_fraction": len(config.seeds),
+        "compute_full_trainings": result.compute_full_trainings,
         "model": config.model,
         "model_params": config.model_params,
         "sampling": config.sampling,
+        "search": config.search,
+        "holdout": config.holdout,
         "seeds": config.seeds,
         "machine": config.machine,
         "price_usd_per_hour": machine.usd_per_hour,
         "price_source": machine.source,
         "price_date": str(machine.date),
         "billing": pricing.billing_description,
+        "billing_rule": pricing.billing_rule,
+        "usd_per_second": pricing.usd_per_second(config.machine),
+        "discount": asdict(pricing.discount),
         "cadence": pricing.cadence,
         "trainings_per_month": pricing.trainings_per_month,
         "time_curve": asdict(result.time_curve),
@@ -334,11 +392,11 @@ def pick_document(
     }
 
 
-def _save_chart(runs: pd.DataFrame, document: dict[str, Any], path: Path) -> None:
+def _save_chart(fractions: pd.DataFrame, document: dict[str, Any], path: Path) -> None:
     # A plain Figure renders to PNG without pyplot, so the notebook's own backend is left alone.
     from toolkit.report.charts import shop_chart
 
-    figure = shop_chart(runs, document)
+    figure = shop_chart(fractions, document)
     write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=120, bbox_inches="tight"))
 
 

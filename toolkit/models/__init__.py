@@ -13,8 +13,9 @@ Built-in models live in their own modules and are imported on first use, so impo
 does not import TensorFlow:
 
 ================  ======================================================================
-``keras_ordinal`` the default: Keras network with a CORAL ordinal output (:mod:`.keras_models`)
-``keras_softmax`` the same network with a softmax over sizes
+``keras_ordinal`` the default: a proportional-odds Keras network trained to convergence (:mod:`.keras_models`)
+``keras_mlp``     a two-layer Keras network with a CORAL output, trained by SGD (the former default)
+``keras_softmax`` the same two-layer network with a softmax over sizes
 ``hgb``           scikit-learn HistGradientBoosting regression on the size index (:mod:`.hgb`)
 ``logreg``        scikit-learn logistic regressions on the cumulative thresholds (:mod:`.logreg`)
 ``most_popular``  the most common size per category — the baseline (:mod:`.most_popular`)
@@ -47,6 +48,7 @@ _REGISTRY: dict[str, type] = {}
 #: Built-in model name → module that registers it (imported on first use).
 _BUILTIN_MODULES: dict[str, str] = {
     "keras_ordinal": "toolkit.models.keras_models",
+    "keras_mlp": "toolkit.models.keras_models",
     "keras_softmax": "toolkit.models.keras_models",
     "hgb": "toolkit.models.hgb",
     "logreg": "toolkit.models.logreg",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,9 @@ class SizeModelBase(BaseEstimator):
 
     n_sizes: int
     random_state: int
+    #: True when training does not depend on ``random_state`` (the same rows give the same model):
+    #: the experiment then trains one model per fraction instead of one per seed.
+    seed_independent: ClassVar[bool] = False
 
     # -- public protocol ---------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> SizeModelBase:

@@ -187,6 +187,12 @@ class FeatureEncoder:
         )
         return EncodedRows(numeric=numeric, category=category, n_categories=self.n_categories_)
 
+    @property
+    def body_columns_(self) -> tuple[str, ...]:
+        """The continuous body columns, which come first in ``numeric``: height, weight, age, BMI
+        and the measurements the training rows carry."""
+        return BASE_NUMERIC_FEATURES + self.measurement_columns_
+
     def fit_transform(self, frame: pd.DataFrame) -> EncodedRows:
         """:meth:`fit` then :meth:`transform` on the same rows."""
         return self.fit(frame).transform(frame)

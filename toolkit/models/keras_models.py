@@ -1,8 +1,15 @@
-"""``keras_ordinal`` (the default) and ``keras_softmax``: the shop's TensorFlow/Keras size model.
+"""The shop's TensorFlow/Keras size models: ``keras_ordinal`` (the default), ``keras_mlp``, ``keras_softmax``.
 
-Both share the network of :mod:`toolkit.models.network` and differ in the head:
+``keras_ordinal`` is a proportional-odds network on a spline basis of the body measurements
+(:mod:`toolkit.models.ordinal_glm`), trained to convergence by full-batch L-BFGS
+(:mod:`toolkit.models.full_batch`). Its loss is convex in its weights and it starts from zero, so
+retraining on the same rows gives the same model whatever the seed (``seed_independent``): its
+seed-to-seed noise floor is zero, and every difference the experiment measures is the data's.
 
-* ``keras_ordinal`` — CORAL cumulative logits; the recommended size is the number of thresholds
+``keras_mlp`` and ``keras_softmax`` share the two-layer network of :mod:`toolkit.models.network`,
+trained by Adam with mini-batches, and differ in the head:
+
+* ``keras_mlp`` — CORAL cumulative logits; the recommended size is the number of thresholds
   ``P(y > k) > 0.5`` the shopper passes (rank-consistent, so this is also the first k where the
   cumulative probability drops below one half: the predictive median).
 * ``keras_softmax`` — a softmax over sizes; ``decision="argmax"`` (default) recommends the most
@@ -10,8 +17,8 @@ Both share the network of :mod:`toolkit.models.network` and differ in the head:
   minimises the expected number of steps off, and never lands between two modes the way rounding
   the expected index does).
 
-Epoch policy
-------------
+Epoch policy (``keras_mlp``, ``keras_softmax``)
+-----------------------------------------------
 ``epochs_ = min(max_epochs, max(epochs, ceil(min_steps / steps_per_epoch)))`` with
 ``steps_per_epoch = ceil(rows / batch_size)``: large shops train ``epochs`` passes; a tiny fraction
 still gets at least ``min_steps`` gradient steps (within ``max_epochs``), so small fractions are not
@@ -20,8 +27,8 @@ does that job. When a Keras epoch would hold fewer than 32 batches, the rows are
 Keras epoch instead of running many tiny Keras epochs (same passes and gradient steps, without
 Keras' fixed per-epoch cost); ``epochs_`` reports the passes actually made.
 
-Determinism
------------
+Determinism (``keras_mlp``, ``keras_softmax``)
+----------------------------------------------
 ``fit`` calls ``keras.utils.set_random_seed(random_state)`` (Python, NumPy and TensorFlow seeds) and
 ``tf.config.experimental.enable_op_determinism()``; the same seed gives identical weights and
 predictions in one process and across processes with the same thread settings. These are
@@ -45,9 +52,11 @@ from toolkit.models.features import EncodedRows, FeatureEncoder
 from toolkit.models import register_model
 from toolkit.models.backend import keras, tf
 from toolkit.models.base import SizeModelBase, single_threaded
+from toolkit.models.full_batch import FullBatchResult, fit_full_batch
 from toolkit.models.network import NumpyForward, build_network, compile_network
+from toolkit.models.ordinal_glm import GlmForward, basis_numpy, build_ordinal_glm, knot_quantiles
 
-__all__ = ["KerasOrdinal", "KerasSoftmax", "epochs_for", "network_inputs"]
+__all__ = ["KerasMlpOrdinal", "KerasOrdinal", "KerasSoftmax", "epochs_for", "network_inputs"]
 
 
 def epochs_for(n_rows: int, *, epochs: int, batch_size: int, min_steps: int, max_epochs: int) -> int:
@@ -192,9 +201,9 @@ class _KerasSizeModel(SizeModelBase):
         return self.forward_.logits(rows.numeric, rows.category)
 
 
-@register_model("keras_ordinal")
-class KerasOrdinal(_KerasSizeModel):
-    """Keras network with a CORAL ordinal head (the default model)."""
+@register_model("keras_mlp")
+class KerasMlpOrdinal(_KerasSizeModel):
+    """A two-layer Keras network with a CORAL ordinal head, trained by SGD (the former default)."""
 
     head = "coral"
 
@@ -273,3 +282,134 @@ class KerasSoftmax(_KerasSizeModel):
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+@register_model("keras_ordinal")
+class KerasOrdinal(SizeModelBase):
+    """Proportional-odds Keras network on a spline basis, trained to convergence (the default).
+
+    Parameters
+    ----------
+    C:
+        Inverse strength of the L2 penalty on the basis and category weights, as in scikit-learn:
+        the objective is the mean loss + ``‖w‖² / (2 · C · rows)``, so the penalty fades as data
+        grows and keeps tiny fractions well-posed.
+    knots:
+        Hinges per body column at evenly spaced training quantiles (0: straight slopes; 3: a
+        piecewise-linear curve through the quartiles), for shops whose sizes bend with the body.
+    max_iter:
+        At most this many L-BFGS iterations (each one to three passes over the rows).
+    tolerance:
+        Stop when no gradient component of the objective exceeds this.
+    """
+
+    seed_independent = True
+
+    def __init__(
+        self,
+        n_sizes: int,
+        random_state: int = 0,
+        C: float = 1.0,
+        knots: int = 0,
+        max_iter: int = 500,
+        tolerance: float = 1e-6,
+    ) -> None:
+        self.n_sizes = n_sizes
+        self.random_state = random_state
+        self.C = C
+        self.knots = knots
+        self.max_iter = max_iter
+        self.tolerance = tolerance
+
+    def _fit(self, X: pd.DataFrame, y: np.ndarray) -> int:
+        self._check_params()
+        tf.config.experimental.enable_op_determinism()
+        self.encoder_ = FeatureEncoder().fit(X)
+        rows = self.encoder_.transform(X)
+        network = self.build(rows, y)
+        score = network.get_layer("score")
+        effects = network.get_layer("category_effects")
+        result = fit_full_batch(
+            network,
+            network_inputs(rows),
+            y.astype(np.int32),
+            _coral_loss_per_row(self.n_sizes - 1),
+            penalised=[*score.trainable_variables, *effects.trainable_variables],
+            penalty=1.0 / (2.0 * float(self.C) * len(y)),
+            max_iter=self.max_iter,
+            tolerance=self.tolerance,
+        )
+        self.network_: keras.Model = network
+        self.optimisation_: FullBatchResult = result
+        self.forward_: GlmForward = GlmForward.from_network(network)
+        return result.evaluations
+
+    def build(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
+        """The untrained network for these encoded training rows (no seed: it starts at zero)."""
+        numeric = rows.numeric.astype(np.float64)
+        mean, variance = numeric.mean(axis=0), numeric.var(axis=0)
+        z = (numeric - mean) / np.maximum(np.sqrt(variance), keras.backend.epsilon())
+        n_body = len(self.encoder_.body_columns_)
+        knots = np.quantile(z[:, :n_body], knot_quantiles(self.knots), axis=0).T.reshape(n_body, self.knots)
+        male_index = self.encoder_.feature_names_.index("gender_male")
+        basis = basis_numpy(z, knots, male_index)
+        basis_variance = basis.var(axis=0)
+        return build_ordinal_glm(
+            mean=mean,
+            variance=variance,
+            knots=knots,
+            male_index=male_index,
+            basis_mean=basis.mean(axis=0),
+            basis_variance=np.where(basis_variance > 1e-12, basis_variance, 1.0),
+            n_categories=rows.n_categories,
+            initial_thresholds=_cumulative_logits(y, self.n_sizes),
+        )
+
+    def _check_params(self) -> None:
+        if not (isinstance(self.C, (int, float)) and self.C > 0):
+            raise ParamsError(f"KerasOrdinal: C: expected a number > 0, got {self.C!r}")
+        if not isinstance(self.knots, (int, np.integer)) or not 0 <= self.knots <= 20:
+            raise ParamsError(f"KerasOrdinal: knots: expected an integer from 0 to 20, got {self.knots!r}")
+        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise ParamsError(f"KerasOrdinal: max_iter: expected an integer >= 1, got {self.max_iter!r}")
+        if not (isinstance(self.tolerance, (int, float)) and self.tolerance > 0):
+            raise ParamsError(f"KerasOrdinal: tolerance: expected a number > 0, got {self.tolerance!r}")
+
+    # -- prediction --------------------------------------------------------------------------
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        rows = self.encoder_.transform(X)
+        return self.forward_.sizes(rows.numeric, rows.category)
+
+    def cumulative_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row."""
+        self._check_fitted()
+        if self.constant_ is not None:
+            return self._constant_cumulative_proba(len(X))
+        rows = self.encoder_.transform(X)
+        with single_threaded():
+            return 1.0 / (1.0 + np.exp(-self.forward_.logits(rows.numeric, rows.category)))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, n_sizes)`` size probabilities from the cumulative ones (rows sum to 1)."""
+        above = self.cumulative_proba(X)
+        ones = np.ones((len(above), 1))
+        zeros = np.zeros((len(above), 1))
+        return np.hstack([ones, above]) - np.hstack([above, zeros])
+
+
+def _cumulative_logits(y: np.ndarray, n_sizes: int) -> np.ndarray:
+    """``logit P(size > k)`` of the training labels: where the thresholds start."""
+    share = np.bincount(y, minlength=n_sizes) / len(y)
+    above = np.clip(1.0 - np.cumsum(share)[:-1], 1e-3, 1 - 1e-3)
+    return np.log(above / (1.0 - above))
+
+
+def _coral_loss_per_row(n_thresholds: int):  # noqa: ANN202 - a TensorFlow function
+    """Sum over thresholds of the binary cross-entropy of ``[size > k]``, per row."""
+    levels = tf.range(n_thresholds, dtype=tf.int32)[None, :]
+
+    def loss(y, logits):  # noqa: ANN001, ANN202 - tensors
+        above = tf.cast(tf.reshape(y, (-1, 1)) > levels, logits.dtype)
+        return tf.reduce_sum(tf.nn.softplus(logits) - above * logits, axis=-1)
+
+    return loss

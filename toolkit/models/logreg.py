@@ -34,6 +34,8 @@ _SURE = 30.0  # logit of a threshold every (or no) training row crosses
 class OrdinalLogisticRegression(SizeModelBase):
     """K-1 cumulative logistic regressions with rank-consistent predictions."""
 
+    seed_independent = True  # L-BFGS from zero: the same rows give the same model
+
     def __init__(self, n_sizes: int, random_state: int = 0, C: float = 1.0, max_iter: int = 200) -> None:
         self.n_sizes = n_sizes
         self.random_state = random_state

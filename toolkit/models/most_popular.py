@@ -21,6 +21,8 @@ __all__ = ["MostPopularSize"]
 class MostPopularSize(SizeModelBase):
     """Most frequent size per category, global mode as fallback."""
 
+    seed_independent = True
+
     def __init__(self, n_sizes: int, random_state: int = 0) -> None:
         self.n_sizes = n_sizes
         self.random_state = random_state

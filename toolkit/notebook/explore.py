@@ -1,8 +1,9 @@
 """Looking at one shop's stored results in JupyterLab (``notebooks/explore.ipynb`` calls this).
 
 Functions for the parts: :func:`list_sweeps`, :func:`list_shops`, :func:`load_shop_results`,
-:func:`repick` (the pick again under another tolerance or confidence, from the stored runs and
-segments — no retraining), :func:`pick_change`, :func:`segment_breakdown`, :func:`tails`.
+:func:`repick` (the pick again under another rule — any setting of
+:class:`~toolkit.experiment.config.PickRule` — from the stored tables, no retraining),
+:func:`pick_change`, :func:`segment_breakdown`, :func:`tails`.
 
 :class:`ShopView` ties them together for the notebook: one shop under one pick, each method a cell.
 When there are no results to look at, every method answers with a :class:`Note` that says why and
@@ -18,12 +19,15 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from toolkit.report import charts
 from toolkit.errors import DataError
-from toolkit.resources import project_root
+from toolkit.experiment.config import PickRule
+from toolkit.experiment.decision import fraction_label, pick_smallest_sufficient
+from toolkit.notebook.overview import Note, Table, segment_overview, verdict_summary
+from toolkit.report import charts
+from toolkit.report.findings import pick_rule
 from toolkit.report.pdf import read_summary
+from toolkit.resources import project_root
 from toolkit.results import PICK_FILE, ShopResults, read_shop_results
-from toolkit.experiment.decision import pick_smallest_sufficient
 
 __all__ = [
     "Note",
@@ -39,23 +43,10 @@ __all__ = [
 
 DEFAULT_RESULTS_ROOT = "results"
 SHOP_COLUMNS = (
-    "shop_id", "status", "reduced", "picked_fraction", "saving_usd_per_month",
+    "shop_id", "status", "verdict", "picked_fraction", "saving_usd_per_month",
     "full_cost_usd_per_month", "pick_cost_usd_per_month", "changed_rate", "changed_rate_ci_low",
     "changed_rate_ci_high", "noise_floor", "error",
 )
-
-
-@dataclass(frozen=True)
-class Note:
-    """A message shown in place of a table or chart (Markdown in Jupyter, plain text elsewhere)."""
-
-    text: str
-
-    def _repr_markdown_(self) -> str:
-        return self.text
-
-    def __str__(self) -> str:
-        return self.text
 
 
 def find_results_dir(path: str | Path) -> Path:
@@ -106,76 +97,55 @@ def load_shop_results(results_dir: str | Path, shop_id: str | None = None) -> Sh
     return read_shop_results(results_dir / shop_id)
 
 
-def repick(
-    shop: ShopResults,
-    *,
-    tolerance: float | None = None,
-    confidence: float | None = None,
-    segment_tolerance: float | None = None,
-    min_segment_size: int | None = None,
-) -> dict[str, Any]:
-    """The pick again from the stored runs and segments under other settings (no retraining).
+def repick(shop: ShopResults, **changes: Any) -> dict[str, Any]:
+    """The pick again from the stored tables under a changed rule (no retraining).
 
-    Settings left ``None`` keep the stored pick's. Returns a pick.json-shaped dict: the stored
-    assumptions (prices, cadence, model) with the new pick over them.
+    ``changes`` are :class:`~toolkit.experiment.config.PickRule` settings (``tolerance=0.02``,
+    ``confidence=0.9``, ``min_segment_size=100`` …); the rest is the stored pick's rule, read back
+    from pick.json. Fractions the stored search did not train stay untested. Returns a
+    pick.json-shaped dict: the stored assumptions (prices, cadence, model) with the new pick over them.
     """
     stored = shop.pick
-    settings = {
-        "tolerance": stored.get("tolerance", 0.01) if tolerance is None else tolerance,
-        "confidence": stored.get("confidence", 0.95) if confidence is None else confidence,
-        "segment_tolerance": (
-            stored.get("segment_tolerance", 0.03) if segment_tolerance is None else segment_tolerance
-        ),
-        "min_segment_size": (
-            stored.get("min_segment_size", 200) if min_segment_size is None else min_segment_size
-        ),
-    }
-    new = pick_smallest_sufficient(shop.runs, shop.segments, **settings)
+    rule = replace(pick_rule(stored), **{key: value for key, value in changes.items() if value is not None})
+    untested = tuple(float(f) for f in stored.get("untested_fractions") or ())
+    new = pick_smallest_sufficient(shop.fractions, shop.segments, rule, untested=untested)
     return {**stored, **new.to_dict()}
 
 
-def pick_change(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
-    """The stored pick beside another one: settings, the pick, its drift and its saving."""
+def pick_change(before: dict[str, Any], after: dict[str, Any]) -> Table:
+    """The stored pick beside another one: the rule, the verdict, its drift and its saving."""
 
     def described(pick: dict[str, Any]) -> dict[str, str]:
         chosen = pick.get("pick") or {}
+        rule = pick_rule(pick)
         return {
-            "tolerance (points above the noise floor)": f"{pick['tolerance'] * 100:.1f}",
-            "confidence": f"{pick['confidence']:.0%}",
-            "threshold (changed rate)": f"{pick['threshold']:.2%}",
-            "recommended share of the data": f"{pick['picked_fraction']:.1%}",
+            "tolerance (points above the noise floor)": f"{rule.tolerance * 100:.1f}",
+            "confidence": f"{rule.confidence:.0%}",
+            "verdict": str(pick.get("verdict", "")),
+            "recommended share of the data": fraction_label(float(pick["picked_fraction"])),
             "training rows": f"{chosen.get('train_rows', float('nan')):,.0f}",
-            "changed rate at the pick": (
+            "told another size at the pick": (
                 f"{chosen.get('changed_rate', 0):.2%} ({chosen.get('changed_rate_ci_low', 0):.2%}"
                 f"–{chosen.get('changed_rate_ci_high', 0):.2%})"
             ),
             "saving per month": charts.money(pick.get("saving_usd_per_month", float("nan"))),
-            "in words": charts.pick_sentence(pick),
+            "in words": str(pick.get("headline") or charts.pick_sentence(pick)),
         }
 
-    return pd.DataFrame({"stored pick": described(before), "this view": described(after)})
+    return Table(pd.DataFrame({"stored pick": described(before), "this view": described(after)}))
 
 
-def segment_breakdown(
-    shop: ShopResults,
-    fraction: float,
-    *,
-    confidence: float = 0.95,
-    min_segment_size: int = 200,
-    kinds: tuple[str, ...] | None = None,
-) -> pd.DataFrame:
-    """Changed rate per group of shoppers at ``fraction``; groups under ``min_segment_size`` left out."""
-    table = charts.segment_table(shop.segments, fraction, confidence=confidence, kinds=kinds)
-    return table[table["n"] >= min_segment_size].reset_index(drop=True)
+def segment_breakdown(shop: ShopResults, fraction: float, rule: PickRule | None = None, *, kinds: tuple[str, ...] | None = None) -> Table | Note:
+    """Per group of shoppers at ``fraction`` (groups under ``min_segment_size`` left out, and said)."""
+    segments = shop.segments
+    if kinds is not None and not segments.empty:
+        segments = segments[segments["segment_kind"].isin(kinds)]
+    return segment_overview(segments, fraction, rule or pick_rule(shop.pick), n_reference=shop.pick.get("n_reference"))
 
 
-def tails(
-    shop: ShopResults, fraction: float, *, confidence: float = 0.95, min_segment_size: int = 200
-) -> pd.DataFrame:
+def tails(shop: ShopResults, fraction: float, rule: PickRule | None = None) -> Table | Note:
     """The tails (shortest, tallest, lightest, heaviest shoppers) at ``fraction``."""
-    return segment_breakdown(
-        shop, fraction, confidence=confidence, min_segment_size=min_segment_size, kinds=("tail",)
-    )
+    return segment_breakdown(shop, fraction, rule, kinds=("tail",))
 
 
 @dataclass(frozen=True)
@@ -189,7 +159,6 @@ class ShopView:
     results_dir: Path
     shop: ShopResults | None
     pick: dict[str, Any] = field(default_factory=dict)
-    min_segment_count: int = 200
     problem: str = ""
 
     @property
@@ -197,16 +166,19 @@ class ShopView:
         return Note(f"Nothing to show: no results in `{self.results_dir}` (see above).")
 
     @classmethod
-    def open(
-        cls, results_dir: str | Path, shop_id: str | None = None, *, min_segment_count: int = 200
-    ) -> ShopView:
+    def open(cls, results_dir: str | Path, shop_id: str | None = None) -> ShopView:
         """The view of ``shop_id`` (default: the shop with the largest saving) in ``results_dir``."""
         found = find_results_dir(results_dir)
         try:
             shop = load_shop_results(found, shop_id or None)
         except DataError as error:
-            return cls(found, None, {}, min_segment_count, _missing(results_dir, found, error))
-        return cls(found, shop, dict(shop.pick), min_segment_count)
+            return cls(found, None, {}, _missing(results_dir, found, error))
+        return cls(found, shop, dict(shop.pick))
+
+    @property
+    def rule(self) -> PickRule:
+        """The rule of this view's pick."""
+        return pick_rule(self.pick)
 
     @property
     def available(self) -> bool:
@@ -215,10 +187,10 @@ class ShopView:
     def _repr_markdown_(self) -> str:
         if self.shop is None:
             return self.problem
+        rule = self.rule
         return (
-            f"**{self.shop.shop_id}** in `{self.results_dir}` — {charts.pick_sentence(self.pick)} "
-            f"(tolerance {self.pick['tolerance'] * 100:.1f} points, confidence "
-            f"{self.pick['confidence']:.0%})."
+            f"**{self.shop.shop_id}** in `{self.results_dir}` (tolerance {rule.tolerance * 100:.1f} points, "
+            f"confidence {rule.confidence:.0%})\n\n" + verdict_summary(self.pick).text
         )
 
     def __str__(self) -> str:
@@ -235,55 +207,47 @@ class ShopView:
         """Cost per fraction beside drift, under this view's pick."""
         if self.shop is None:
             return self._nothing
-        return charts.shop_chart(self.shop.runs, self.pick)
+        return charts.shop_chart(self.shop.fractions, self.pick)
 
     @property
     def fraction(self) -> float | None:
-        """The fraction the groups are shown at: the pick, or the largest smaller one tried."""
+        """The fraction the groups are shown at: the pick, or the largest smaller one trained."""
         if self.shop is None:
             return None
-        if self.pick.get("reduced"):
+        if self.pick.get("verdict") == "reduced":
             return float(self.pick["picked_fraction"])
-        smaller = sorted(f for f in self.shop.runs["fraction"].unique() if f < 1.0)
+        smaller = sorted(f for f in self.shop.fractions["fraction"].unique() if f < 1.0)
         return float(smaller[-1]) if smaller else 1.0
 
     def segment_chart(self, fraction: float | None = None) -> Figure | Note:
         """Changed rate per group at ``fraction`` (default :attr:`fraction`), small groups hidden."""
         if self.shop is None:
             return self._nothing
+        rule = self.rule
         return charts.segment_chart(
-            self.shop.segments, fraction or self.fraction, min_segment_size=self.min_segment_count,
-            confidence=self.pick["confidence"], segment_tolerance=self.pick.get("segment_tolerance"),
+            self.shop.segments, fraction or self.fraction, min_segment_size=rule.min_segment_size,
+            confidence=rule.confidence, segment_tolerance=rule.segment_tolerance,
         )
 
-    def segment_breakdown(self, fraction: float | None = None) -> pd.DataFrame | Note:
-        """The groups as a table (at least ``min_segment_count`` shoppers each)."""
+    def segment_breakdown(self, fraction: float | None = None) -> Table | Note:
+        """The groups as a table (at least ``min_segment_size`` shoppers each)."""
         if self.shop is None:
             return self._nothing
-        return segment_breakdown(
-            self.shop, fraction or self.fraction, confidence=self.pick["confidence"],
-            min_segment_size=self.min_segment_count,
-        )
+        return segment_breakdown(self.shop, fraction or self.fraction, self.rule)
 
-    def tails(self, fraction: float | None = None) -> pd.DataFrame | Note:
+    def tails(self, fraction: float | None = None) -> Table | Note:
         """The tails as a table."""
         if self.shop is None:
             return self._nothing
-        return tails(
-            self.shop, fraction or self.fraction, confidence=self.pick["confidence"],
-            min_segment_size=self.min_segment_count,
-        )
+        return tails(self.shop, fraction or self.fraction, self.rule)
 
-    def repick(self, *, tolerance: float | None = None, confidence: float | None = None,
-               segment_tolerance: float | None = None) -> ShopView:
-        """This shop under another tolerance or confidence, from the stored results."""
+    def repick(self, **changes: Any) -> ShopView:
+        """This shop under a changed rule (``tolerance=0.02``, ``confidence=0.9`` …), from the stored results."""
         if self.shop is None:
             return self
-        pick = repick(self.shop, tolerance=tolerance, confidence=confidence,
-                      segment_tolerance=segment_tolerance)
-        return replace(self, pick=pick)
+        return replace(self, pick=repick(self.shop, **changes))
 
-    def pick_change(self) -> pd.DataFrame | Note:
+    def pick_change(self) -> Table | Note:
         """The stored pick beside this view's."""
         if self.shop is None:
             return self._nothing
@@ -295,13 +259,13 @@ class ShopView:
             return self._nothing
         if not path:
             name = (
-                f"{self.shop.shop_id}_tolerance-{self.pick['tolerance'] * 100:.1f}pt"
-                f"_confidence-{self.pick['confidence'] * 100:.0f}.png"
+                f"{self.shop.shop_id}_tolerance-{self.rule.tolerance * 100:.1f}pt"
+                f"_confidence-{self.rule.confidence * 100:.0f}.png"
             )
             path = self.results_dir / "explore" / name
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        charts.shop_chart(self.shop.runs, self.pick).savefig(path, dpi=150)
+        charts.shop_chart(self.shop.fractions, self.pick).savefig(path, dpi=150)
         return path
 
 

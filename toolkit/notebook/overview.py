@@ -1,21 +1,102 @@
-"""Small display tables for the notebooks: what a person wants to see after each step.
+"""What a person wants to see after each step of the notebook, formatted for reading.
 
-Each function turns a toolkit object into a tidy DataFrame (shown by Jupyter as a table); none
-computes anything the results files do not already hold.
+Each function turns a toolkit object into a display: a :class:`Table` (a DataFrame shown in full —
+no cut cells — with percentages, thousands separators and fractions as "1/16 (6.2%)"), or a
+:class:`Note` saying why there is nothing to show. The stored numbers are never changed: the
+tables are built from them, and ``Table.frame`` holds the formatted copy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import pandas as pd
 
-from toolkit.experiment.decision import Pick, without_reference_run
+from toolkit.experiment.config import ExperimentConfig, PickRule
+from toolkit.experiment.decision import Pick, drift_curve, fraction_label, segment_verdicts, segment_words
 from toolkit.experiment.splits import Split
 from toolkit.shops.validate import ShopData
 
-__all__ = ["runs_overview", "segment_overview", "shop_overview", "split_overview", "verdict_table"]
+__all__ = [
+    "Note",
+    "Table",
+    "fractions_overview",
+    "segment_overview",
+    "settings_overview",
+    "shop_overview",
+    "shown_fraction",
+    "split_overview",
+    "verdict_summary",
+    "verdict_table",
+]
 
 
-def shop_overview(shop: ShopData) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Note:
+    """A message shown in place of a table or chart (Markdown in Jupyter, plain text elsewhere)."""
+
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Table:
+    """A formatted table shown whole: every cell in full, in Jupyter and as text."""
+
+    frame: pd.DataFrame
+    caption: str = ""
+
+    def _repr_html_(self) -> str:
+        with pd.option_context("display.max_colwidth", None):
+            html = self.frame.to_html(escape=True, border=0)
+        caption = f"<p><b>{self.caption}</b></p>" if self.caption else ""
+        return caption + html
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_colwidth", None, "display.width", 250):
+            text = self.frame.to_string()
+        return f"{self.caption}\n{text}" if self.caption else text
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def _pct(rate: float, digits: int = 1) -> str:
+    return "" if pd.isna(rate) else f"{rate * 100:.{digits}f}%"
+
+
+def _signed_points(share: float) -> str:
+    return "" if pd.isna(share) else f"{share * 100:+.1f} pts"
+
+
+def settings_overview(config: ExperimentConfig) -> Table:
+    """Every setting the experiment runs with, and what it means."""
+    help_text = ExperimentConfig.help()
+    rows = [{"setting": name, "value": repr(value), "meaning": help_text[name]} for name, value in config.to_dict().items()]
+    return Table(pd.DataFrame(rows).set_index("setting"))
+
+
+def shown_fraction(pick: Pick | Mapping[str, Any]) -> float:
+    """The fraction worth a closer look: the pick, or, when the shop needs all its data, the largest
+    smaller fraction trained (the one that failed)."""
+    pick = pick if isinstance(pick, Pick) else Pick.from_dict(pick)
+    if pick.reduced:
+        return pick.picked_fraction
+    smaller = [v.fraction for v in pick.fractions if v.fraction < 1.0]
+    return max(smaller) if smaller else 1.0
+
+
+def shop_overview(shop: ShopData) -> Table:
     """Rows read, used and quarantined (by reason), the size scale and the date range."""
     frame = shop.frame
     rows = [
@@ -27,73 +108,113 @@ def shop_overview(shop: ShopData) -> pd.DataFrame:
         ("shoppers", f"{frame['shopper_id'].nunique():,}"),
         ("size scale", " < ".join(shop.scale.labels)),
         ("categories", ", ".join(sorted(frame["category"].astype(str).unique()))),
-        ("from", str(frame["event_time"].min())),
-        ("to", str(frame["event_time"].max())),
+        ("from", f"{frame['event_time'].min():%Y-%m-%d}"),
+        ("to", f"{frame['event_time'].max():%Y-%m-%d}"),
     ]
-    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+    return Table(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
 
 
-def split_overview(split: Split) -> pd.DataFrame:
+def split_overview(split: Split) -> Table:
     """How many rows and shoppers each part of the split holds."""
     parts = {"training pool": split.train, "reference population": split.reference, "holdout": split.holdout}
-    return pd.DataFrame(
-        {
-            "rows": [len(part) for part in parts.values()],
-            "shoppers": [part["shopper_id"].nunique() for part in parts.values()],
-        },
-        index=list(parts),
+    return Table(
+        pd.DataFrame(
+            {
+                "rows": [f"{len(part):,}" for part in parts.values()],
+                "shoppers": [f"{part['shopper_id'].nunique():,}" for part in parts.values()],
+            },
+            index=list(parts),
+        )
     )
 
 
-def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per fraction (mean over seeds): rows, seconds, money, drift and accuracy."""
-    columns = {
-        "train_rows": "mean",
-        "train_seconds": "mean",
-        "cost_usd_per_month": "mean",
-        "changed_rate": "mean",
-        "changed_rate_ci_high": "max",
-        "changed_2plus_rate": "mean",
-        "mean_signed_shift": "mean",
-        "holdout_exact_accuracy": "mean",
-        "holdout_within1_accuracy": "mean",
-        "baseline_exact_accuracy": "mean",
-        "monotonicity_violation_rate": "max",
-    }
-    # The full-data reference compared with itself drifts 0: its row is left out of the means.
-    table = without_reference_run(runs).groupby("fraction").agg(columns)
-    table.insert(0, "seeds", runs.groupby("fraction")["seed"].nunique())
-    return table.round(4)
+def fractions_overview(fractions: pd.DataFrame, rule: PickRule | None = None) -> Table:
+    """Per fraction judged: rows, time and money per model, drift beside the floor, accuracy, verdict."""
+    rule = rule or PickRule()
+    curve = drift_curve(fractions, None, rule).set_index("fraction")
+    table = fractions.sort_values("fraction", ascending=False)
+    rows = []
+    for row in table.itertuples(index=False):
+        verdict = curve.loc[row.fraction]
+        rows.append(
+            {
+                "fraction": fraction_label(row.fraction),
+                "training rows": f"{row.train_rows:,.0f}",
+                "models": int(row.models),
+                "seconds per model": f"{row.train_seconds:,.1f}",
+                "cost per month": f"${row.cost_usd_per_month:,.2f}",
+                "told another size": _pct(row.changed_rate, 2),
+                "noise floor": _pct(row.noise_floor, 2),
+                f"excess, {rule.confidence:.0%} upper bound": (
+                    "—" if row.fraction >= 1 else f"{_pct(row.excess_drift, 2)} (≤ {_pct(verdict.excess_drift_upper, 2)})"
+                ),
+                "exact accuracy": _pct(row.holdout_exact_accuracy),
+                "vs all the data": "—" if row.fraction >= 1 else _signed_points(row.exact_accuracy_diff),
+                "verdict": "all the data" if row.fraction >= 1 else ("qualifies" if verdict.qualifies else "fails"),
+            }
+        )
+    return Table(pd.DataFrame(rows).set_index("fraction"))
 
 
-def verdict_table(pick: Pick) -> pd.DataFrame:
-    """Each fraction tried: whether it qualifies, and why not."""
-    return pd.DataFrame(
+def verdict_summary(pick: Pick | Mapping[str, Any]) -> Note:
+    """The verdict as a one-sentence headline and the few reasons that decided it."""
+    pick = pick if isinstance(pick, Pick) else Pick.from_dict(pick)
+    lines = [f"**{pick.headline}**"]
+    lines += [f"- {reason}" for reason in pick.reasons]
+    return Note("\n".join(lines))
+
+
+def verdict_table(pick: Pick | Mapping[str, Any]) -> Table:
+    """Each fraction judged, largest first: whether it qualifies and every reason why not."""
+    pick = pick if isinstance(pick, Pick) else Pick.from_dict(pick)
+    rows = []
+    for verdict in pick.fractions:
+        rows.append(
+            {
+                "fraction": fraction_label(verdict.fraction),
+                "training rows": f"{verdict.train_rows:,.0f}",
+                "told another size": _pct(verdict.changed_rate, 2),
+                "excess upper bound": "—" if verdict.fraction >= 1 else _pct(verdict.excess_drift_upper, 2),
+                "qualifies": "—" if verdict.fraction >= 1 else ("yes" if verdict.qualifies else "no"),
+                "picked": "◀" if verdict.fraction == pick.picked_fraction else "",
+                "why not": "; ".join(verdict.reasons),
+            }
+        )
+    for fraction in pick.untested_fractions:
+        rows.append({"fraction": fraction_label(fraction), "qualifies": "not trained", "why not": "the search stopped at a larger fraction"})
+    return Table(pd.DataFrame(rows).fillna("").set_index("fraction"))
+
+
+def segment_overview(
+    segments: pd.DataFrame, fraction: float, rule: PickRule | None = None, *, n_reference: int | None = None
+) -> Table | Note:
+    """Per segment at ``fraction``, the tails first: shoppers, drift, floor, limit and verdict.
+
+    Segments under ``min_segment_size`` are neither judged nor shown; when none is left, the note
+    says why (and how large the tails are).
+    """
+    rule = rule or PickRule()
+    table = segment_verdicts(segments, rule, fraction)
+    shown = table[table["judged"]]
+    if shown.empty:
+        size = f"{n_reference:,}" if n_reference else "too few"
+        tails = f" (each tail is 5% of them, about {round(n_reference * 0.05):,})" if n_reference else ""
+        return Note(
+            f"No segment at {fraction_label(fraction)} has at least {rule.min_segment_size:,} reference shoppers: "
+            f"the reference population has {size} shoppers{tails}. Lower `min_segment_size` to see smaller "
+            "groups (they are then judged too), or run on a larger shop."
+        )
+    rows = [
         {
-            "fraction": [v.fraction for v in pick.fractions],
-            "train_rows": [round(v.train_rows) for v in pick.fractions],
-            "changed_rate": [round(v.changed_rate, 4) for v in pick.fractions],
-            "upper_bound": [round(v.changed_rate_ci_high, 4) for v in pick.fractions],
-            "threshold": round(pick.threshold, 4),
-            "qualifies": [v.qualifies for v in pick.fractions],
-            "picked": [v.fraction == pick.picked_fraction for v in pick.fractions],
-            "why not": ["; ".join(v.reasons) for v in pick.fractions],
+            "segment": segment_words(row.segment_kind, row.segment),
+            "shoppers": f"{row.n:,}",
+            "told another size": f"{_pct(row.changed_rate, 2)} ({_pct(row.changed_rate_ci_low)}–{_pct(row.changed_rate_ci_high)})",
+            "noise floor": _pct(row.noise_floor, 2),
+            "limit": _pct(row.limit, 2),
+            "within": "—" if fraction >= 1 else ("yes" if row.within else "no"),
         }
-    ).set_index("fraction")
-
-
-def segment_overview(segments: pd.DataFrame, fraction: float, min_count: int = 200) -> pd.DataFrame:
-    """Changed rate per segment at ``fraction`` (worst seed), tails first; small segments hidden."""
-    at = without_reference_run(segments)
-    at = at[(at["fraction"] == fraction) & (at["n"] >= min_count)]
-    if at.empty:
-        return pd.DataFrame(columns=["segment_kind", "segment", "n", "changed_rate", "ci_low", "ci_high", "noise_floor"])
-    table = (
-        at.groupby(["segment_kind", "segment"])
-        .agg(n=("n", "max"), changed_rate=("changed_rate", "mean"), ci_low=("changed_rate_ci_low", "min"),
-             ci_high=("changed_rate_ci_high", "max"), noise_floor=("noise_floor", "max"))
-        .reset_index()
-    )
-    order = {"tail": 0, "gender": 1, "category": 2, "height_band": 3, "weight_band": 4}
-    table = table.sort_values(["segment_kind", "segment"], key=lambda c: c.map(order) if c.name == "segment_kind" else c)
-    return table.set_index(["segment_kind", "segment"]).round(4)
+        for row in shown.itertuples(index=False)
+    ]
+    hidden = int((~table["judged"]).sum())
+    caption = f"{hidden} smaller segment{'s' if hidden != 1 else ''} (under {rule.min_segment_size:,} shoppers) not shown" if hidden else ""
+    return Table(pd.DataFrame(rows).set_index("segment"), caption)

@@ -28,13 +28,16 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from toolkit.experiment.compare import wilson_interval
-from toolkit.experiment.decision import drift_per_fraction
+from toolkit.experiment.config import PickRule
+from toolkit.experiment.decision import drift_curve, fraction_label, segment_verdicts
 from toolkit.report.findings import (
     assumptions_text,
     money,
+    money_sentence,
     percent,
+    pick_rule,
     pick_sentence,
+    pick_verdict,
     points,
     row_count,
     shop_finding,
@@ -43,7 +46,6 @@ from toolkit.report.findings import (
 __all__ = [
     "PAGE_SIZE",
     "assumptions_text",
-    "drift_per_fraction",
     "money",
     "pick_sentence",
     "portfolio_chart",
@@ -90,7 +92,7 @@ def _plain_text(chart: _Chart) -> _Chart:
 
 @_plain_text
 def shop_chart(
-    runs: pd.DataFrame,
+    fractions: pd.DataFrame,
     pick: Mapping[str, Any],
     *,
     ax_cost: Axes | None = None,
@@ -98,27 +100,28 @@ def shop_chart(
 ) -> Figure:
     """One shop: monthly training cost per fraction beside drift, with the pick in words.
 
-    ``runs`` is the shop's runs.parquet, ``pick`` its pick.json (or a re-pick's ``to_dict()`` merged
-    with the stored assumptions). Pass both axes to draw into a figure of your own (the report adds
-    a panel below); the title, the pick sentence and the assumptions go on that figure.
+    ``fractions`` is the shop's fractions.parquet, ``pick`` its pick.json (or a re-pick's
+    ``to_dict()`` merged with the stored assumptions). Pass both axes to draw into a figure of your
+    own (the report adds a panel below); the title, the pick sentence and the assumptions go on that
+    figure.
     """
     if (ax_cost is None) != (ax_drift is None):
         raise ValueError("shop_chart: pass both ax_cost and ax_drift, or neither")
     if ax_cost is None:
         figure = Figure(figsize=PAGE_SIZE)
         ax_cost, ax_drift = figure.subplots(1, 2)
-        figure.subplots_adjust(left=0.085, right=0.98, top=0.83, bottom=0.2, wspace=0.24)
+        figure.subplots_adjust(left=0.085, right=0.97, top=0.8, bottom=0.2, wspace=0.24)
     figure = ax_cost.get_figure()
-    curve = drift_per_fraction(runs, float(pick.get("confidence", 0.95)))
+    curve = drift_curve(fractions, None, pick_rule(pick))
     _draw_cost(ax_cost, curve, pick)
     _draw_drift(ax_drift, curve, pick)
     subtitle = _capitalised(pick_sentence(pick))
-    if not pick.get("reduced") and pick.get("full"):
+    if pick_verdict(pick) == "full" and pick.get("full"):
         subtitle += (
             f": keep training on all the data "
             f"({money(pick['full'].get('cost_usd_per_month', float('nan')))}/month)"
         )
-    _page_text(figure, shop_finding(pick), subtitle, assumptions_text(pick))
+    _page_text(figure, shop_finding(pick), subtitle, assumptions_text(pick), money_sentence(pick))
     return figure
 
 
@@ -149,29 +152,29 @@ def _draw_cost(ax: Axes, curve: pd.DataFrame, pick: Mapping[str, Any]) -> None:
     _fraction_axis(ax, curve)
     handles = [Patch(color=TODAY_COLOUR, label="today: all the data")]
     if pick.get("reduced"):
-        handles.append(Patch(color=PICK_COLOUR, label=f"recommended: {percent(picked)}"))
+        handles.append(Patch(color=PICK_COLOUR, label=f"recommended: {fraction_label(picked)}"))
     handles.append(Patch(color=OTHER_COLOUR, label="other sizes tried"))
     ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
 
 
 def _draw_drift(ax: Axes, curve: pd.DataFrame, pick: Mapping[str, Any]) -> None:
     fractions = curve["fraction"].to_numpy(float)
-    confidence = float(pick.get("confidence", 0.95))
+    rule = pick_rule(pick)
     noise_floor = float(pick.get("noise_floor", 0.0) or 0.0)
-    tolerance = float(pick.get("tolerance", 0.0) or 0.0)
-    threshold = float(pick.get("threshold", noise_floor + tolerance))
+    tolerance = rule.tolerance
+    threshold = noise_floor + tolerance
     ax.fill_between(
         fractions, curve["changed_rate_ci_low"] * 100, curve["changed_rate_ci_high"] * 100,
         color=DRIFT_COLOUR, alpha=0.18, linewidth=0,
-        label=f"{confidence:.0%} interval (widest over {int(curve['seeds'].max())} seeds)",
+        label=f"its {rule.confidence:.0%} bounds (shoppers and seeds)",
     )
     ax.plot(
         fractions, curve["changed_rate"] * 100, marker="o", color=DRIFT_COLOUR,
-        label="mean over seeds",
+        label="told another size than with all the data",
     )
     ax.axhline(
         noise_floor * 100, color=FLOOR_COLOUR, linestyle=":",
-        label=f"noise floor {percent(noise_floor)}: two full-data models already disagree",
+        label=f"noise floor {percent(noise_floor)}: retraining on all the data already changes this many",
     )
     ax.axhline(
         threshold * 100, color=TOLERANCE_COLOUR, linestyle="--",
@@ -184,7 +187,7 @@ def _draw_drift(ax: Axes, curve: pd.DataFrame, pick: Mapping[str, Any]) -> None:
             rate = float(row["changed_rate"].iloc[0]) * 100
             ax.plot(
                 [picked], [rate], marker="*", markersize=18, color=PICK_COLOUR, linestyle="none",
-                label=f"recommended: {percent(picked)} of the data", zorder=5,
+                label=f"recommended: {fraction_label(picked)} of the data", zorder=5,
             )
         ax.axvline(picked, color=PICK_COLOUR, linewidth=1, alpha=0.5)
     top = float(np.nanmax(curve["changed_rate_ci_high"])) * 100 if len(curve) else 1.0
@@ -253,10 +256,12 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _page_text(figure: Figure, title: str, subtitle: str, footer: str) -> None:
-    """Title (the finding), a subtitle and the assumptions at the foot of the page."""
+def _page_text(figure: Figure, title: str, subtitle: str, footer: str, note: str = "") -> None:
+    """Title (the finding), a subtitle, a note under it and the assumptions at the foot of the page."""
     figure.suptitle(title, x=0.02, y=0.975, ha="left", fontsize=14, fontweight="bold")
-    figure.text(0.02, 0.915, subtitle, ha="left", va="center", fontsize=11.5, color=PICK_COLOUR)
+    figure.text(0.02, 0.925, subtitle, ha="left", va="center", fontsize=11.5, color=PICK_COLOUR)
+    if note:
+        figure.text(0.02, 0.892, _wrapped(note, 175), ha="left", va="center", fontsize=8.5, color="#333333")
     figure.text(0.02, 0.015, _wrapped(footer), ha="left", va="bottom", fontsize=7.5, color="#444444")
 
 
@@ -264,7 +269,7 @@ def _page_text(figure: Figure, title: str, subtitle: str, footer: str) -> None:
 
 
 @_plain_text
-def portfolio_chart(summary: pd.DataFrame, *, assumptions: str = "") -> Figure:
+def portfolio_chart(summary: pd.DataFrame, *, assumptions: str = "", money_lines: Sequence[str] = ()) -> Figure:
     """Every shop's monthly training cost today against at the recommended data size.
 
     Shops are sorted by saving, largest first; the title gives the total saving per month and per
@@ -276,16 +281,17 @@ def portfolio_chart(summary: pd.DataFrame, *, assumptions: str = "") -> Figure:
     today = float(ok["full_cost_usd_per_month"].sum())
     recommended = float(ok["pick_cost_usd_per_month"].sum())
     saving = float(ok["saving_usd_per_month"].sum())
-    reduced = ok["reduced"].astype(bool)
+    verdicts = ok["verdict"] if "verdict" in ok else ok["reduced"].map({True: "reduced", False: "full"})
+    counts = {name: int((verdicts == name).sum()) for name in ("reduced", "full", "indeterminate")}
     shown = ok.head(PORTFOLIO_MAX_SHOPS)
     rest = ok.iloc[PORTFOLIO_MAX_SHOPS:]
 
     figure = Figure(figsize=PAGE_SIZE)
-    ax = figure.add_axes((0.24, 0.15, 0.58, 0.68))
+    ax = figure.add_axes((0.24, 0.12, 0.58, 0.62))
+    words = {"reduced": None, "full": "needs all its data", "indeterminate": "can't tell"}
     labels = [
-        f"{row.shop_id} ({percent(row.picked_fraction)} of data)" if row.reduced
-        else f"{row.shop_id} (needs all its data)"
-        for row in shown.itertuples()
+        f"{shop_id} ({fraction_label(fraction)} of data)" if verdict == "reduced" else f"{shop_id} ({words.get(verdict, verdict)})"
+        for shop_id, fraction, verdict in zip(shown["shop_id"], shown["picked_fraction"], verdicts.loc[shown.index])
     ]
     todays = list(shown["full_cost_usd_per_month"])
     picks = list(shown["pick_cost_usd_per_month"])
@@ -325,21 +331,28 @@ def portfolio_chart(summary: pd.DataFrame, *, assumptions: str = "") -> Figure:
 
     if len(ok) == 0:
         title = "No shop has results yet"
-    elif saving > 0:
+    elif counts["reduced"] and saving > 0:
         title = (
-            f"Training on less data would save {money(saving)} per month "
-            f"({money(saving * 12)} per year) across {len(ok)} shops"
+            f"{counts['reduced']} of {len(ok)} shops can train on less data: {money(saving * 12)} "
+            f"per year saved ({money(saving)} per month)"
         )
+    elif counts["reduced"]:
+        title = f"{counts['reduced']} of {len(ok)} shops can train on less data, at no measurable saving"
     else:
         title = "No shop can train on less data without changing too many recommendations"
     figure.suptitle(title, x=0.02, y=0.975, ha="left", fontsize=14, fontweight="bold")
+    verdict_words = [f"{counts['reduced']} of {len(ok)} shops can train on less data", f"{counts['full']} need all their data"]
+    if counts["indeterminate"]:
+        verdict_words.append(
+            f"{counts['indeterminate']} can't tell (their model disagrees with itself too often when retrained)"
+        )
     lines = [
         f"Today {money(today)} per month; at the recommended data sizes {money(recommended)} per month "
         f"({money(today * 12)} → {money(recommended * 12)} per year).",
-        f"{int(reduced.sum())} of {len(ok)} shops can train on less data; "
-        f"{int((~reduced).sum())} could not be reduced (they need all their data).",
+        "; ".join(verdict_words) + ".",
+        *money_lines,
     ]
-    figure.text(0.02, 0.925, "\n".join(lines), ha="left", va="top", fontsize=10.5)
+    figure.text(0.02, 0.935, "\n".join(_wrapped(line, 165) for line in lines), ha="left", va="top", fontsize=9.5)
     footer = []
     if len(failed):
         names = ", ".join(str(name) for name in failed["shop_id"])
@@ -371,12 +384,13 @@ def segment_chart(
 ) -> Figure:
     """Changed rate per group of shoppers at one fraction, with intervals.
 
-    Rates are means over seeds, intervals the widest over seeds at ``confidence``; each group's own
+    Rates are the consensus's, bounds at ``confidence`` (shoppers and seeds); each group's own
     noise floor is marked, and with ``segment_tolerance`` its limit (noise floor + tolerance).
     Groups with fewer than ``min_segment_size`` reference shoppers are not drawn (their number is
     said). ``kinds`` limits the groups (e.g. ``["tail"]``).
     """
-    table = segment_table(segments, fraction, confidence=confidence, kinds=kinds)
+    rule = PickRule(confidence=confidence, min_segment_size=min_segment_size, segment_tolerance=segment_tolerance or 0.0)
+    table = segment_table(segments, fraction, rule=rule, kinds=kinds)
     shown = table[table["n"] >= min_segment_size]
     hidden = len(table) - len(shown)
     if ax is None:
@@ -455,38 +469,15 @@ def segment_table(
     segments: pd.DataFrame,
     fraction: float,
     *,
-    confidence: float = 0.95,
+    rule: PickRule | None = None,
     kinds: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Per group at ``fraction``: shoppers, mean changed rate, widest interval over seeds at
-    ``confidence`` (recomputed from the counts) and the group's noise floor."""
-    rows = segments[np.isclose(segments["fraction"], fraction)].copy()
+    """Per group at ``fraction`` (:func:`~toolkit.experiment.decision.segment_verdicts`), optionally
+    only some kinds of groups."""
+    table = segment_verdicts(segments, rule or PickRule(), fraction)
     if kinds is not None:
-        rows = rows[rows["segment_kind"].isin(list(kinds))]
-    if rows.empty:
-        return pd.DataFrame(
-            columns=["segment_kind", "segment", "n", "changed_rate", "changed_rate_ci_low",
-                     "changed_rate_ci_high", "noise_floor"]
-        )
-    low, high = wilson_interval(rows["changed_count"].to_numpy(), rows["n"].to_numpy(), confidence)
-    rows["changed_rate_ci_low"] = np.atleast_1d(low)
-    rows["changed_rate_ci_high"] = np.atleast_1d(high)
-    if "noise_floor" not in rows:
-        rows["noise_floor"] = np.nan
-    order = {kind: i for i, kind in enumerate(("tail", "gender", "category", "height_band", "weight_band"))}
-    table = (
-        rows.groupby(["segment_kind", "segment"], sort=False)
-        .agg(
-            n=("n", "min"),
-            changed_rate=("changed_rate", "mean"),
-            changed_rate_ci_low=("changed_rate_ci_low", "min"),
-            changed_rate_ci_high=("changed_rate_ci_high", "max"),
-            noise_floor=("noise_floor", "mean"),
-        )
-        .reset_index()
-    )
-    table["_order"] = table["segment_kind"].map(order).fillna(len(order))
-    return table.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+        table = table[table["segment_kind"].isin(list(kinds))]
+    return table.reset_index(drop=True)
 
 
 def _group_name(kind: str, segment: str) -> str:

@@ -12,12 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.experiment.config import PickRule
+from toolkit.experiment.decision import fraction_label
+
 __all__ = [
     "assumptions_text",
     "billing_words",
     "money",
+    "money_sentence",
     "percent",
+    "pick_rule",
     "pick_sentence",
+    "pick_verdict",
     "points",
     "row_count",
     "shop_finding",
@@ -25,11 +31,41 @@ __all__ = [
 
 
 def money(value: float) -> str:
-    """US dollars with cents and thousands separators: ``$1,234.56``."""
+    """US dollars with cents and thousands separators: ``$1,234.56``; amounts under a cent keep two
+    significant digits (``$0.0012``) so a small saving never reads as nothing."""
     if value is None or not np.isfinite(value):
         return "n/a"
     sign = "-" if value < 0 else ""
+    if 0 < abs(value) < 0.005:
+        return f"{sign}${abs(value):.2g}"
     return f"{sign}${abs(value):,.2f}"
+
+
+def money_sentence(pick: Mapping[str, Any]) -> str:
+    """Where the money comes from and what the experiment cost, in one line."""
+    figures = pick.get("money") or {}
+    if not figures:
+        return ""
+    full, chosen = pick.get("full") or {}, pick.get("pick") or {}
+    rows = figures.get("production_rows")
+    where = f"at {rows:,.0f} purchases" if rows else "at the shop's volume"
+    if figures.get("production_rows_source") == "given":
+        where += " (its production volume"
+        where += f"; projected beyond the {row_count(figures.get('largest_rows_measured') or 0)} rows trained)" if figures.get("projected") else ")"
+    source = "the team's pipeline rate" if figures.get("time_source") == "pipeline" else "this experiment's metered trainings"
+    parts = [
+        f"Money {where}, seconds from {source}: {money(full.get('cost_usd_per_month', float('nan')))} → "
+        f"{money(chosen.get('cost_usd_per_month', float('nan')))} per month"
+    ]
+    growth = figures.get("weekly_growth")
+    if figures.get("saving_usd_per_month_12m") is not None and growth is not None:
+        parts.append(f"saving in 12 months at {growth:+.1%} a week: {money(figures['saving_usd_per_month_12m'])} per month")
+    cost = pick.get("experiment_cost_usd")
+    if cost is not None:
+        weeks = pick.get("break_even_weeks")
+        paid = f"paid back after {weeks:.1f} weekly retrainings" if weeks is not None else "no saving to pay it back"
+        parts.append(f"this experiment cost {money(cost)}, {paid}")
+    return "; ".join(parts) + "."
 
 
 def percent(rate: float) -> str:
@@ -57,13 +93,29 @@ def row_count(count: float) -> str:
     return f"{count:.0f}"
 
 
+def pick_rule(pick: Mapping[str, Any]) -> PickRule:
+    """The rule a stored pick was made under (older pick.json files kept it at the top level)."""
+    return PickRule.from_dict(pick.get("rule") or pick)
+
+
+def pick_verdict(pick: Mapping[str, Any]) -> str:
+    """``reduced``, ``full`` or ``indeterminate``."""
+    return str(pick.get("verdict") or ("reduced" if pick.get("reduced") else "full"))
+
+
 def pick_sentence(pick: Mapping[str, Any]) -> str:
-    """The pick in words, e.g. 'train on 25% of the data: $3.20/month saved; 0.6% of shoppers
+    """The pick in words, e.g. 'train on 1/4 (25%) of the data: $3.20/month saved; 0.6% of shoppers
     (0.4–0.8%) would get another size'."""
     chosen = pick.get("pick") or {}
-    if pick.get("reduced"):
+    verdict = pick_verdict(pick)
+    if verdict == "indeterminate":
         return (
-            f"train on {percent(pick['picked_fraction'])} of the data: "
+            f"can't tell: the model disagrees with itself for {percent(pick.get('noise_floor') or 0.0)} of "
+            "shoppers when retrained, so no fraction can be judged"
+        )
+    if verdict == "reduced":
+        return (
+            f"train on {fraction_label(pick['picked_fraction'])} of the data: "
             f"{money(pick.get('saving_usd_per_month', float('nan')))}/month saved; "
             f"{percent(chosen['changed_rate'])} of shoppers "
             f"({percent(chosen['changed_rate_ci_low'])[:-1]}–{percent(chosen['changed_rate_ci_high'])}) "
@@ -73,17 +125,20 @@ def pick_sentence(pick: Mapping[str, Any]) -> str:
         return "no smaller fraction was tried: only the full data was trained"
     gap = pick.get("gap")
     if gap is None:
-        return "no smaller fraction suffices (some groups of shoppers change too much, or a sanity check fails)"
-    return f"no smaller fraction suffices (best is {points(gap)} above the noise floor + tolerance)"
+        return "no smaller fraction suffices (some groups of shoppers change too much, or a check fails)"
+    return f"no smaller fraction suffices (the next one is {points(gap)} beyond the tolerance)"
 
 
 def shop_finding(pick: Mapping[str, Any]) -> str:
     """A title that states the shop's finding."""
     shop = pick.get("shop_id", "")
-    if pick.get("reduced"):
+    verdict = pick_verdict(pick)
+    if verdict == "indeterminate":
+        return f"{shop}: can't tell — the model's own retraining noise ({percent(pick.get('noise_floor') or 0.0)}) is too high"
+    if verdict == "reduced":
         saving = pick.get("saving_usd_per_month", float("nan"))
         return (
-            f"{shop}: {percent(pick['picked_fraction'])} of the data is enough — "
+            f"{shop}: {fraction_label(pick['picked_fraction'])} of the data is enough — "
             f"saves {money(saving)} per month ({money(saving * 12)} per year)"
         )
     if pick.get("gap") is None:
@@ -95,6 +150,7 @@ def assumptions_text(pick: Mapping[str, Any]) -> str:
     """The assumptions behind a shop's numbers, for the foot of its page."""
     price = pick.get("price_usd_per_hour")
     machine = pick.get("machine", "the training machine")
+    rule = pick_rule(pick)
     parts = []
     if price is not None:
         parts.append(
@@ -109,21 +165,19 @@ def assumptions_text(pick: Mapping[str, Any]) -> str:
     if cadence or per_month:
         every = f"trained {cadence}" if cadence else "trained"
         parts.append(f"{every} ({per_month:.2f} trainings/month)" if per_month else every)
-    tolerance = pick.get("tolerance")
-    if tolerance is not None:
-        parts.append(
-            f"tolerance {points(tolerance)} above the {percent(pick.get('noise_floor', 0.0))} "
-            f"noise floor at {pick.get('confidence', 0.95):.0%} confidence"
-        )
-    if pick.get("segment_tolerance") is not None:
-        parts.append(
-            f"groups of at least {pick.get('min_segment_size', 0):,} shoppers within "
-            f"{points(pick['segment_tolerance'])}"
-        )
-    seeds = pick.get("seeds")
+    parts.append(
+        f"tolerance {points(rule.tolerance)} above the {percent(pick.get('noise_floor') or 0.0)} "
+        f"noise floor at {rule.confidence:.0%} confidence"
+    )
+    parts.append(
+        f"groups of at least {rule.min_segment_size:,} shoppers within {points(rule.segment_tolerance)}; "
+        f"holdout accuracy within {points(rule.accuracy_tolerance)}"
+    )
     if pick.get("model"):
-        count = f", {len(seeds)} seeds per fraction" if isinstance(seeds, Sequence) else ""
-        parts.append(f"model {pick['model']}, {pick.get('sampling', '')} sampling{count}")
+        per_fraction = pick.get("models_per_fraction")
+        count = f", {per_fraction} model{'s' if per_fraction != 1 else ''} per fraction" if per_fraction else ""
+        holdout = f", {pick['holdout']} holdout" if pick.get("holdout") else ""
+        parts.append(f"model {pick['model']}, {pick.get('sampling', '')} sampling{count}{holdout}")
     return "Assumptions: " + "; ".join(parts) + "."
 
 

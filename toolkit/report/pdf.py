@@ -12,14 +12,14 @@
   confidence, segment tolerance, when the report was made).
 
 Reports show aggregates only: no column or text names a shopper, and groups of shoppers smaller than
-``min_segment_count`` are not shown.
+``min_segment_size`` are not shown.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from toolkit.results import (
     read_shop_results,
     summary_columns,
 )
+from toolkit.experiment.pricing import batch_bill
 from toolkit.report.spreadsheet import write_spreadsheet
 
 __all__ = ["ReportPaths", "read_summary", "shop_page", "write_report"]
@@ -59,7 +60,7 @@ class ReportPaths:
 
 
 def write_report(
-    results_dir: str | Path, *, out_dir: str | Path | None = None, min_segment_count: int = 200
+    results_dir: str | Path, *, out_dir: str | Path | None = None, min_segment_size: int = 200
 ) -> ReportPaths:
     """Write the finance report of the sweep in ``results_dir`` (see the module docstring)."""
     results_dir = Path(results_dir)
@@ -78,17 +79,19 @@ def write_report(
     pages = 0
     metadata = {"Title": f"Training data report: {results_dir.name}", "Creator": "enough report"}
     with PdfPages(pdf_path, metadata=metadata) as pdf:
-        figure = charts.portfolio_chart(summary, assumptions=portfolio_assumptions(picks))
+        figure = charts.portfolio_chart(
+            summary, assumptions=portfolio_assumptions(picks), money_lines=portfolio_money_lines(picks)
+        )
         pngs.append(_save(figure, pdf, out_dir / "portfolio.png"))
         pages += 1
         for shop_id in order:
             if shop_id not in shops:
                 continue
-            figure = shop_page(shops[shop_id], min_segment_count=min_segment_count)
+            figure = shop_page(shops[shop_id], min_segment_size=min_segment_size)
             pngs.append(_save(figure, pdf, out_dir / f"shop_{_file_name(shop_id)}.png"))
             pages += 1
     xlsx_path = write_spreadsheet(
-        summary, picks, out_dir / "summary.xlsx", min_segment_count=min_segment_count
+        summary, picks, out_dir / "summary.xlsx", min_segment_size=min_segment_size
     )
     return ReportPaths(out_dir, pdf_path, xlsx_path, tuple(pngs), pages)
 
@@ -152,36 +155,33 @@ def _portfolio_order(summary: pd.DataFrame) -> list[str]:
     return list(ok["shop_id"])
 
 
-def shop_page(shop: ShopResults, *, min_segment_count: int = 200) -> Figure:
+def shop_page(shop: ShopResults, *, min_segment_size: int = 200) -> Figure:
     """One shop's report page: the shop chart above the tails and genders at the picked size."""
     figure = Figure(figsize=charts.PAGE_SIZE)
     grid = figure.add_gridspec(
-        2, 2, left=0.085, right=0.98, top=0.84, bottom=0.12, height_ratios=(1.55, 1),
+        2, 2, left=0.085, right=0.97, top=0.8, bottom=0.12, height_ratios=(1.55, 1),
         hspace=0.62, wspace=0.24,
     )
     ax_cost = figure.add_subplot(grid[0, 0])
     ax_drift = figure.add_subplot(grid[0, 1])
-    charts.shop_chart(shop.runs, shop.pick, ax_cost=ax_cost, ax_drift=ax_drift)
+    charts.shop_chart(shop.fractions, shop.pick, ax_cost=ax_cost, ax_drift=ax_drift)
     fraction = _segment_fraction(shop)
     if shop.segments.empty or fraction is None:
         return figure
+    rule = replace(findings.pick_rule(shop.pick), min_segment_size=max(findings.pick_rule(shop.pick).min_segment_size, min_segment_size))
     ax_groups = figure.add_subplot(grid[1, :])
     ax_groups.set_position(_inset(ax_groups.get_position(), left=0.13, right=0.22))
     charts.segment_chart(
-        shop.segments, fraction, min_segment_size=min_segment_count,
-        confidence=float(shop.pick.get("confidence", 0.95)),
-        segment_tolerance=shop.pick.get("segment_tolerance"),
+        shop.segments, fraction, min_segment_size=rule.min_segment_size,
+        confidence=rule.confidence, segment_tolerance=rule.segment_tolerance,
         kinds=("tail", "gender"), ax=ax_groups,
     )
-    table = charts.segment_table(
-        shop.segments, fraction, confidence=float(shop.pick.get("confidence", 0.95)),
-        kinds=("tail", "gender"),
-    )
-    shown = table[table["n"] >= min_segment_count]
+    table = charts.segment_table(shop.segments, fraction, rule=rule, kinds=("tail", "gender"))
+    shown = table[table["judged"]]
     ax_groups.set_title(
         _fitted(charts.segment_finding(
-            shown, fraction, shop.pick.get("segment_tolerance"),
-            why="" if shop.pick.get("reduced") else "(the largest smaller size tried)",
+            shown, fraction, rule.segment_tolerance,
+            why="" if shop.pick.get("verdict") == "reduced" else "(the largest smaller size tried)",
         )),
         fontsize=10.5, loc="left",
     )
@@ -195,14 +195,56 @@ def _fitted(title: str, width: int = 105) -> str:
 
 def _segment_fraction(shop: ShopResults) -> float | None:
     """The picked fraction, or, when nothing smaller suffices, the largest smaller one tried."""
-    if shop.pick.get("reduced"):
+    if shop.pick.get("verdict") == "reduced":
         return float(shop.pick["picked_fraction"])
-    smaller = sorted(f for f in shop.runs["fraction"].unique() if f < 1.0)
+    smaller = sorted(f for f in shop.fractions["fraction"].unique() if f < 1.0)
     return float(smaller[-1]) if smaller else None
 
 
 def _inset(box: Any, *, left: float, right: float) -> tuple[float, float, float, float]:
     return (box.x0 + left, box.y0, box.width - left - right, box.height)
+
+
+def portfolio_money_lines(picks: list[dict[str, Any]]) -> list[str]:
+    """The weekly batch's bill today and at the recommended sizes, and what the experiments cost."""
+    lines = []
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for pick in picks:
+        rule = pick.get("billing_rule") or {}
+        seconds = (pick.get("money") or {}).get("seconds_per_training")
+        if rule.get("mode") == "batch" and seconds and pick.get("usd_per_second"):
+            key = (pick.get("machine"), pick["usd_per_second"], rule["machines"], rule["increment_seconds"], rule["minimum_seconds"])
+            groups.setdefault(key, []).append(pick)
+    for (machine, usd_per_second, machines, increment, minimum), members in sorted(groups.items(), key=str):
+        bills = {
+            which: batch_bill(
+                {str(p["shop_id"]): float(p["money"]["seconds_per_training"][which]) for p in members},
+                machine=str(machine), usd_per_second=float(usd_per_second), machines=int(machines),
+                increment_seconds=float(increment), minimum_seconds=float(minimum),
+            )
+            for which in ("full", "pick")
+        }
+        lines.append(
+            f"The weekly batch of {len(members)} shop{'s' if len(members) != 1 else ''} on {machines} × {machine}: "
+            f"{_duration(bills['full'].seconds)} of training, {findings.money(bills['full'].usd)} a run today; "
+            f"{_duration(bills['pick'].seconds)}, {findings.money(bills['pick'].usd)} a run at the recommended sizes "
+            "(each shop's share in the spreadsheet)."
+        )
+    costs = [float(p["experiment_cost_usd"]) for p in picks if p.get("experiment_cost_usd") is not None]
+    if costs:
+        saving = sum(float(p.get("saving_usd_per_month") or 0.0) for p in picks)
+        weekly = saving * 12 / 52
+        pays = f"paid back after {sum(costs) / weekly:.1f} weeks of the saving" if weekly > 0 else "not paid back: no saving"
+        lines.append(f"This experiment cost {findings.money(sum(costs))} to run for {len(costs)} shops, {pays}.")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"
 
 
 def portfolio_assumptions(picks: list[dict[str, Any]]) -> str:
@@ -224,13 +266,12 @@ def portfolio_assumptions(picks: list[dict[str, Any]]) -> str:
         parts.append(f"{machines} ({sources})")
     parts.append(_said_once(picks, "billing", lambda v: f"billed {findings.billing_words(v)}"))
     parts.append(_said_once(picks, "cadence", lambda v: f"trained {v}"))
+    rules = [{**findings.pick_rule(p).to_dict()} for p in picks]
     parts.append(
-        _said_once(picks, "tolerance", lambda v: f"tolerance {findings.points(v)} above each shop's noise floor")
+        _said_once(rules, "tolerance", lambda v: f"tolerance {findings.points(v)} above each shop's noise floor")
     )
-    parts.append(_said_once(picks, "confidence", lambda v: f"{v:.0%} confidence"))
-    parts.append(
-        _said_once(picks, "segment_tolerance", lambda v: f"groups within {findings.points(v)}")
-    )
+    parts.append(_said_once(rules, "confidence", lambda v: f"{v:.0%} confidence"))
+    parts.append(_said_once(rules, "segment_tolerance", lambda v: f"groups within {findings.points(v)}"))
     parts.append("saving per year = saving per month × 12; failed shops are not in the totals")
     parts.append(f"report made {datetime.now(timezone.utc):%Y-%m-%d}")
     return "Assumptions: " + "; ".join(part for part in parts if part) + "."

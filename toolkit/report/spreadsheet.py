@@ -31,7 +31,7 @@ ROWS_FORMAT = "#,##0"
 COLUMNS: dict[str, tuple[str, str | None]] = {
     "shop_id": ("Shop", None),
     "status": ("Status", None),
-    "reduced": ("Can train on less data", None),
+    "verdict": ("Verdict (reduced / full / indeterminate)", None),
     "picked_fraction": ("Recommended share of the data", PERCENT_FORMAT),
     "full_train_rows": ("Training rows today", ROWS_FORMAT),
     "pick_train_rows": ("Training rows at the recommended size", ROWS_FORMAT),
@@ -39,6 +39,13 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "pick_cost_usd_per_month": ("Training cost at the recommended size (USD per month)", MONEY_FORMAT),
     "saving_usd_per_month": ("Saving (USD per month)", MONEY_FORMAT),
     "saving_usd_per_year": ("Saving (USD per year)", MONEY_FORMAT),
+    "saving_usd_per_month_12m": ("Saving in 12 months at the shop's growth (USD per month)", MONEY_FORMAT),
+    "production_rows": ("Production volume (purchases trained on)", ROWS_FORMAT),
+    "time_source": ("Training time from (metered / the team's pipeline)", None),
+    "projected": ("Cost projected beyond the largest training measured", None),
+    "experiment_cost_usd": ("This experiment's own cost (USD)", MONEY_FORMAT),
+    "break_even_weeks": ("Weeks until the saving pays for the experiment", "0.0"),
+    "compute_full_trainings": ("Experiment's compute (full-data trainings)", "0.0"),
     "changed_rate": ("Shoppers who would get another size", PERCENT_FORMAT),
     "changed_rate_ci_low": ("… lower bound of the interval", PERCENT_FORMAT),
     "changed_rate_ci_high": ("… upper bound of the interval", PERCENT_FORMAT),
@@ -65,7 +72,7 @@ def write_spreadsheet(
     picks: list[dict[str, Any]],
     path: str | Path,
     *,
-    min_segment_count: int = 200,
+    min_segment_size: int = 200,
 ) -> Path:
     """Write ``summary.xlsx`` (see the module docstring) and return its path."""
     path = Path(path)
@@ -74,7 +81,7 @@ def write_spreadsheet(
     shops.title = "Shops"
     _write_shops(shops, summary)
     _write_totals(workbook.create_sheet("Totals"), summary)
-    _write_assumptions(workbook.create_sheet("Assumptions"), picks, min_segment_count)
+    _write_assumptions(workbook.create_sheet("Assumptions"), picks, min_segment_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
@@ -105,21 +112,28 @@ def _write_totals(sheet: Worksheet, summary: pd.DataFrame) -> None:
     today = float(ok.get("full_cost_usd_per_month", pd.Series(dtype=float)).sum())
     recommended = float(ok.get("pick_cost_usd_per_month", pd.Series(dtype=float)).sum())
     saving = float(ok.get("saving_usd_per_month", pd.Series(dtype=float)).sum())
-    reduced = int(ok["reduced"].astype(bool).sum()) if "reduced" in ok else 0
+    verdicts = ok["verdict"] if "verdict" in ok else ok.get("reduced", pd.Series(dtype=bool)).map({True: "reduced", False: "full"})
+    experiment = float(ok.get("experiment_cost_usd", pd.Series(dtype=float)).sum())
+    weekly_saving = saving * 12 / 52
     rows: list[tuple[str, Any, str | None]] = [
         ("Shops with results", len(ok), None),
-        ("… that can train on less data", reduced, None),
-        ("… that need all their data", len(ok) - reduced, None),
+        ("… that can train on less data", int((verdicts == "reduced").sum()), None),
+        ("… that need all their data", int((verdicts == "full").sum()), None),
+        ("… that can't tell (the model's own retraining noise is too high)", int((verdicts == "indeterminate").sum()), None),
         ("Shops that failed or did not finish (not in the totals)", len(summary) - len(ok), None),
         ("Training cost today (USD per month)", today, MONEY_FORMAT),
         ("Training cost at the recommended sizes (USD per month)", recommended, MONEY_FORMAT),
         ("Saving (USD per month)", saving, MONEY_FORMAT),
         ("Saving (USD per year)", saving * 12, MONEY_FORMAT),
+        ("What the experiments cost (USD)", experiment, MONEY_FORMAT),
+        ("Weeks until the saving pays for them", experiment / weekly_saving if weekly_saving > 0 else "no saving", "0.0"),
     ]
     _key_values(sheet, rows)
 
 
-def _write_assumptions(sheet: Worksheet, picks: list[dict[str, Any]], min_segment_count: int) -> None:
+def _write_assumptions(sheet: Worksheet, picks: list[dict[str, Any]], min_segment_size: int) -> None:
+    # The rule and the money's assumptions are nested in pick.json: one level for the lookups below.
+    picks = [{**pick, **(pick.get("rule") or {}), **(pick.get("money") or {})} for pick in picks]
     sheet.append(["Machine", "Price (USD per hour)", "Price source", "Price date"])
     machines = {}
     for pick in picks:
@@ -135,16 +149,25 @@ def _write_assumptions(sheet: Worksheet, picks: list[dict[str, Any]], min_segmen
         ("Billing rule", _distinct(picks, "billing", _billing), None),
         ("Training cadence", _distinct(picks, "cadence"), None),
         ("Trainings per month", _distinct(picks, "trainings_per_month"), "0.00"),
-        ("Cost rule", "cost per training = measured training time × machine price, under the billing "
-         "rule; per month = × trainings per month; per year = per month × 12", None),
+        ("Discount", _distinct(picks, "discount", _discount), None),
+        ("Training time from", _distinct(picks, "time_source", _time_source), None),
+        ("Production volume from", _distinct(picks, "production_rows_source"), None),
+        ("Weekly growth from", _distinct(picks, "weekly_growth_source"), None),
+        ("Cost rule", "cost per training = training time at the shop's production volume (from the fitted "
+         "time curve, or the team's pipeline rate) × machine price, under the billing rule; per month = × "
+         "trainings per month; per year = per month × 12; in 12 months: at the shop's weekly growth", None),
         ("Tolerance (points above the shop's noise floor)", _distinct(picks, "tolerance"), PERCENT_FORMAT),
         ("Confidence", _distinct(picks, "confidence"), PERCENT_FORMAT),
         ("Segment tolerance (points above the group's noise floor)", _distinct(picks, "segment_tolerance"), PERCENT_FORMAT),
+        ("Allowed loss of holdout accuracy", _distinct(picks, "accuracy_tolerance"), PERCENT_FORMAT),
+        ("Largest noise floor judged (above: indeterminate)", _distinct(picks, "max_noise_floor"), PERCENT_FORMAT),
         ("Smallest group checked by the pick (shoppers)", _distinct(picks, "min_segment_size"), None),
-        ("Smallest group shown in the report (shoppers)", min_segment_count, None),
+        ("Smallest group shown in the report (shoppers)", min_segment_size, None),
         ("Model", _distinct(picks, "model"), None),
         ("Sampling", _distinct(picks, "sampling"), None),
-        ("Seeds per fraction", _distinct(picks, "seeds", lambda v: len(v) if isinstance(v, list) else v), None),
+        ("Search", _distinct(picks, "search"), None),
+        ("Holdout", _distinct(picks, "holdout"), None),
+        ("Models per fraction", _distinct(picks, "models_per_fraction"), None),
         ("Generated at (UTC)", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), None),
     ]
     _key_values(sheet, rows, start_row=sheet.max_row + 2)
@@ -168,6 +191,16 @@ def _distinct(picks: Iterable[dict[str, Any]], key: str, convert: Any = None) ->
     if len(values) == 1:
         return next(iter(raw.values()))
     return "; ".join(f"{value} ({', '.join(shops)})" for value, shops in values.items())
+
+
+def _discount(value: Any) -> str:
+    if isinstance(value, dict) and value.get("factor", 1) != 1:
+        return f"{1 - float(value['factor']):.0%} off list prices ({value.get('source', '')}, {value.get('date', '')})"
+    return "none (list prices)"
+
+
+def _time_source(value: Any) -> str:
+    return {"pipeline": "the team's measured pipeline seconds per 1,000 rows", "metered": "this experiment's metered trainings"}.get(str(value), str(value))
 
 
 def _billing(value: Any) -> str:

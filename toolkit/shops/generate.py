@@ -15,8 +15,8 @@ The model behind every purchase (all vectorised numpy; 5 million purchases take 
 * **The size bought** is the shopper's guess: true size, partly fooled by the brand's vanity sizing,
   plus guessing noise. **Outcome**: a size too small/large is returned as such with a probability
   growing with the misfit (one letter size: ~75 %); a right size is returned for other reasons at the
-  shop's rate (18–30 %); 3 % of outcomes are then replaced by a random one (label noise). Return rates
-  land at 25–50 %, a third to two thirds of them because of size.
+  shop's rate (18–30 %); then ``label_noise`` of the outcomes (3 % by default) are replaced by a
+  random one. Return rates land at 25–50 %, a third to two thirds of them because of size.
 * **Time**: two years of weekly volumes with growth, a yearly cycle and a late-November peak, busier
   weekends and evenings.
 * **Volumes** across shops are heavy-tailed: geometric from ``rows_max`` down to ``rows_min``.
@@ -41,11 +41,13 @@ from toolkit.shops.schema import SizeScale
 
 __all__ = [
     "DEMO_SHOP_FILE",
+    "SHOP_KINDS",
     "ShopProfile",
     "demo_shop_path",
     "generate_shop",
     "generate_shops",
     "inject_defects",
+    "profile_of",
     "shop_profiles",
     "shop_volumes",
 ]
@@ -73,6 +75,8 @@ SCALES: dict[str, tuple[SizeScale, float, tuple[int, int]]] = {
     "letters": (SizeScale.letters(), LETTER_CM, (3, 4)),
     "eu": (SizeScale.numeric(32, 56, 2), 4.5, (4, 8)),
     "us": (SizeScale.numeric(0, 58, 2), 3.0, (7, 13)),
+    # a dress shop's fine numeric scale: 43 sizes, 1.5 cm apart
+    "dress": (SizeScale.numeric(20, 104, 2), 1.5, (18, 24)),
 }
 _FIT_SHIFT = {"tight": -0.4, "regular": 0.0, "loose": 0.4}
 
@@ -89,10 +93,36 @@ class ShopProfile:
     guess_noise: float = 0.27  # letter sizes
     other_return_rate: float = 0.2
     growth_per_year: float = 0.2
+    label_noise: float = 0.03  # share of outcomes replaced by a random one
 
     @property
     def scale(self) -> SizeScale:
         return SCALES[self.scale_kind][0]
+
+
+#: Kinds of shop with a known answer under the default model and rule: a ``clean`` shop (letter
+#: sizes, shoppers who guess their size well, little label noise) can train on much less data once it
+#: is large; a ``hard`` one (a dress shop's 43 numeric sizes, poor guesses, 15% of outcomes noise)
+#: needs all of its data unless it is very large; ``standard`` lies between.
+SHOP_KINDS: dict[str, dict[str, object]] = {
+    "clean": {"scale_kind": "letters", "guess_noise": 0.22, "label_noise": 0.02, "other_return_rate": 0.15},
+    "standard": {},
+    "hard": {
+        "scale_kind": "dress",
+        "categories": ("dresses", "tops", "bottoms"),
+        "female_share": 0.85,
+        "guess_noise": 0.45,
+        "other_return_rate": 0.3,
+        "label_noise": 0.15,
+    },
+}
+
+
+def profile_of(kind: str, shop_id: str, **overrides: object) -> ShopProfile:
+    """A shop of a named kind (:data:`SHOP_KINDS`), with any field overridden."""
+    if kind not in SHOP_KINDS:
+        raise ParamsError(f"generate: kind: expected one of {sorted(SHOP_KINDS)}, got {kind!r}")
+    return ShopProfile(shop_id=shop_id, **{**SHOP_KINDS[kind], **overrides})  # type: ignore[arg-type]
 
 
 def shop_profiles(n_shops: int, *, seed: int = 0) -> list[ShopProfile]:
@@ -191,7 +221,7 @@ def generate_shop(
     true_size = np.clip(np.round(latent), 0, top).astype(np.int64)
     guess = latent + (VANITY_FOOLED * profile.vanity + rng.normal(0, profile.guess_noise, n_purchases)) * letter_steps
     bought = np.clip(np.round(guess), 0, top).astype(np.int64)
-    outcome = _outcomes(rng, bought - true_size, letter_steps, profile.other_return_rate)
+    outcome = _outcomes(rng, bought - true_size, letter_steps, profile.other_return_rate, profile.label_noise)
 
     frame = pd.DataFrame({
         "shop_id": profile.shop_id,
@@ -243,8 +273,10 @@ def _products(
     return names[product_of], product_fit, product_of
 
 
-def _outcomes(rng: np.random.Generator, off: np.ndarray, letter_steps: float, other_rate: float) -> np.ndarray:
-    """Outcome words from how far the bought size is off (in scale steps), with 3 % label noise."""
+def _outcomes(
+    rng: np.random.Generator, off: np.ndarray, letter_steps: float, other_rate: float, label_noise: float = 0.03
+) -> np.ndarray:
+    """Outcome words from how far the bought size is off (in scale steps), with label noise."""
     misfit = np.abs(off) / letter_steps  # in letter sizes
     p_size_return = (1 - np.exp(-((1.4 * misfit) ** 1.5))) * np.where(off > 0, 0.85, 1.0)
     u = rng.random(len(off))
@@ -253,7 +285,7 @@ def _outcomes(rng: np.random.Generator, off: np.ndarray, letter_steps: float, ot
     outcome[returned_for_size & (off < 0)] = "returned_too_small"
     outcome[returned_for_size & (off > 0)] = "returned_too_large"
     outcome[(off == 0) & (u < other_rate)] = "returned_other"
-    noisy = rng.random(len(off)) < 0.03
+    noisy = rng.random(len(off)) < label_noise
     words = np.array(["kept", "returned_too_small", "returned_too_large", "returned_other"], dtype=object)
     outcome[noisy] = words[rng.integers(0, 4, int(noisy.sum()))]
     return outcome

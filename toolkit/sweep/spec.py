@@ -8,9 +8,10 @@ A sweep file is YAML::
     name: spring-review             # names the sweep in messages
     data_dir: ../data/shops         # every *.parquet / *.pq / *.csv / *.csv.gz file in it is a shop
     column_map: column_maps/x.yaml  # optional, for the data_dir shops
-    shops:                          # and/or: a list of files, or {path, shop_id, column_map}
+    shops:                          # and/or: a list of files, or {path, shop_id, column_map, production_rows, weekly_growth}
       - ../data/extra/shop_q.csv
-      - {path: ../data/acme.csv, shop_id: acme, column_map: column_maps/acme.yaml}
+      - {path: ../data/acme.csv, shop_id: acme, column_map: column_maps/acme.yaml, production_rows: 12000000}
+    shop_settings: volumes.csv      # optional: a table (CSV or Parquet) of shop_id, production_rows, weekly_growth
     output_dir: ../results/spring-review
     workers: 2                      # local Dask workers (default: one per core)
     notebook: ../notebooks/fraction_sweep.ipynb   # optional; this is the default
@@ -18,6 +19,10 @@ A sweep file is YAML::
       fractions: [0.125, 0.25, 0.5, 1.0]
       seeds: [0, 1]
       model: hgb
+
+Every setting in ``parameters`` (and per shop) is checked — names, types and ranges
+(:class:`~toolkit.experiment.config.ExperimentConfig`) — when the sweep is planned, before any shop
+trains.
 
 **Relative paths are resolved against the folder holding the sweep file** (not the working
 directory), so a sweep file means the same thing whoever runs it from wherever. Every path handed to
@@ -53,8 +58,10 @@ SHOP_FILE_SUFFIXES: tuple[str, ...] = (".parquet", ".pq", ".csv", ".csv.gz")
 #: Parameters the sweep sets per shop itself; a sweep file may not set them in ``parameters``.
 PER_SHOP_PARAMETERS: tuple[str, ...] = ("data_path", "shop_id", "column_map", "output_dir")
 
-_TOP_KEYS = ("name", "data_dir", "column_map", "shops", "output_dir", "workers", "notebook", "parameters")
-_SHOP_KEYS = ("path", "shop_id", "column_map")
+_TOP_KEYS = ("name", "data_dir", "column_map", "shops", "shop_settings", "output_dir", "workers", "notebook", "parameters")
+#: Settings a shop may carry of its own (in ``shops`` or the ``shop_settings`` table).
+PER_SHOP_SETTINGS: tuple[str, ...] = ("production_rows", "weekly_growth")
+_SHOP_KEYS = ("path", "shop_id", "column_map", *PER_SHOP_SETTINGS)
 _PATH_ENDINGS = ("_path", "_dir", "_file")
 
 
@@ -65,6 +72,7 @@ class ShopEntry:
     path: Path
     shop_id: str | None = None
     column_map: Path | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class SweepSpec:
     workers: int | None = None
     notebook: Path = DEFAULT_NOTEBOOK
     source: Path | None = None
+    shop_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -117,6 +126,7 @@ class SweepSpec:
         shops += _listed_shops(where, data.get("shops") or [], base)
         _check_unique(where, shops)
         parameters = _parameters(where, data.get("parameters"), base)
+        shop_settings = _shop_settings(where, data.get("shop_settings"), base)
         name = str(data.get("name") or (source.stem if source is not None else "sweep"))
         notebook = _optional_file(where, "notebook", data.get("notebook"), base) or DEFAULT_NOTEBOOK
         return cls(
@@ -127,6 +137,7 @@ class SweepSpec:
             workers=_workers(where, data.get("workers")),
             notebook=notebook,
             source=source,
+            shop_settings=shop_settings,
         )
 
     def where(self) -> str:
@@ -193,8 +204,42 @@ def _listed_shops(where: str, items: Any, base: Path) -> list[ShopEntry]:
         if shop_id is not None and (not isinstance(shop_id, (str, int)) or not str(shop_id).strip()):
             raise ParamsError(f"{where}: key '{key}.shop_id' expected a shop id, got {shop_id!r}")
         column_map = _optional_file(where, f"{key}.column_map", item.get("column_map"), base)
-        shops.append(ShopEntry(path=path, shop_id=None if shop_id is None else str(shop_id), column_map=column_map))
+        settings = {name: item[name] for name in PER_SHOP_SETTINGS if item.get(name) is not None}
+        shops.append(
+            ShopEntry(path=path, shop_id=None if shop_id is None else str(shop_id), column_map=column_map, settings=settings)
+        )
     return shops
+
+
+def _shop_settings(where: str, value: Any, base: Path) -> dict[str, dict[str, Any]]:
+    """The ``shop_settings`` table: shop_id → its own settings (empty cells: the sweep's)."""
+    if value is None:
+        return {}
+    path = _path(where, "shop_settings", value, base)
+    if not path.is_file():
+        raise ParamsError(f"{where}: key 'shop_settings' names {path}, expected a table (CSV or Parquet) of shop settings")
+    from toolkit.shops.loading import read_table
+
+    table = read_table(path)
+    if "shop_id" not in table.columns:
+        raise ParamsError(f"{path}: column 'shop_id' missing, expected shop_id and some of {list(PER_SHOP_SETTINGS)}")
+    unknown = sorted(set(table.columns) - {"shop_id", *PER_SHOP_SETTINGS})
+    if unknown:
+        raise ParamsError(f"{path}: unknown column(s) {unknown}, expected shop_id and some of {list(PER_SHOP_SETTINGS)}")
+    settings: dict[str, dict[str, Any]] = {}
+    for row in table.to_dict("records"):
+        values = {}
+        for name in PER_SHOP_SETTINGS:
+            cell = row.get(name)
+            if cell is None or (isinstance(cell, str) and not cell.strip()) or pd.isna(cell):
+                continue
+            try:
+                number = float(cell)
+            except (TypeError, ValueError):
+                raise ParamsError(f"{path}: shop {row['shop_id']!r}, column '{name}': expected a number, got {cell!r}") from None
+            values[name] = int(number) if name == "production_rows" else number
+        settings[str(row["shop_id"])] = values
+    return settings
 
 
 def _check_unique(where: str, shops: list[ShopEntry]) -> None:
@@ -244,6 +289,8 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
                 raise ParamsError(f"{spec.where()}: shop id {shop_id!r} in {entry.path} cannot name a folder")
             parameters = {
                 **spec.parameters,
+                **spec.shop_settings.get(shop_id, {}),
+                **entry.settings,
                 "data_path": str(entry.path),
                 "shop_id": shop_id,
                 "column_map": None if entry.column_map is None else str(entry.column_map),
@@ -264,6 +311,15 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
 
 
 def _check_parameters(spec: SweepSpec) -> None:
+    """Every parameter is one the notebook declares, and every setting is valid (before any training)."""
+    from toolkit.experiment.config import ExperimentConfig, setting_names
+
+    names = set(setting_names())
+    for settings in (spec.parameters, *spec.shop_settings.values(), *(entry.settings for entry in spec.shops)):
+        try:
+            ExperimentConfig.from_params(**{key: value for key, value in settings.items() if key in names})
+        except ParamsError as error:
+            raise ParamsError(f"{spec.where()}: {error}") from None
     declared = notebook_parameters(spec.notebook)
     if not declared:
         return
@@ -276,19 +332,11 @@ def _check_parameters(spec: SweepSpec) -> None:
 
 
 def notebook_parameters(notebook: Path) -> set[str]:
-    """Names assigned in the notebook's cell tagged ``parameters`` (empty: no such cell)."""
-    import ast
+    """Names assigned in the notebook's cell tagged ``parameters`` (empty: no such cell), as
+    :func:`papermill.inspect_notebook` reads them."""
+    import papermill
 
-    import nbformat
-
-    names: set[str] = set()
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            for node in ast.walk(ast.parse(cell.source)):
-                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-                if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                    names |= {target.id for target in targets if isinstance(target, ast.Name)}
-    return names
+    return set(papermill.inspect_notebook(str(notebook)))
 
 
 def _shop_ids_in(entry: ShopEntry) -> list[str]:

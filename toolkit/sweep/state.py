@@ -30,7 +30,14 @@ from typing import Any
 import pandas as pd
 
 from toolkit.experiment.pricing import DEFAULT_PRICING_PATH
-from toolkit.results import PICK_FILE, summary_columns, write_json, write_parquet
+from toolkit.results import (
+    PICK_FILE,
+    PICK_SUMMARY_COLUMNS,
+    SUMMARY_TEXT_COLUMNS,
+    summary_columns,
+    write_json,
+    write_parquet,
+)
 
 __all__ = [
     "FAILED_FILE",
@@ -60,18 +67,7 @@ SUMMARY_FILE = "summary.parquet"
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "shop_id",
     "status",
-    "picked_fraction",
-    "reduced",
-    "full_train_rows",
-    "full_cost_usd_per_month",
-    "pick_train_rows",
-    "pick_cost_usd_per_month",
-    "saving_usd_per_month",
-    "changed_rate",
-    "changed_rate_ci_low",
-    "changed_rate_ci_high",
-    "noise_floor",
-    "explanation",
+    *PICK_SUMMARY_COLUMNS,
     "error",
     "notebook_path",
     "log_path",
@@ -205,20 +201,12 @@ def build_summary(runs: Iterable[ShopRun], digests: Mapping[str, str | None]) ->
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     for column in ("full_train_rows", "pick_train_rows"):
         frame[column] = frame[column].astype("Int64")
-    frame["reduced"] = frame["reduced"].astype("boolean")
-    for column in (
-        "picked_fraction",
-        "full_cost_usd_per_month",
-        "pick_cost_usd_per_month",
-        "saving_usd_per_month",
-        "changed_rate",
-        "changed_rate_ci_low",
-        "changed_rate_ci_high",
-        "noise_floor",
-        "run_seconds",
-    ):
+    for column in ("reduced", "projected"):
+        frame[column] = frame[column].astype("boolean")
+    numbers = [c for c in PICK_SUMMARY_COLUMNS if c not in (*SUMMARY_TEXT_COLUMNS, "reduced", "projected", "full_train_rows", "pick_train_rows")]
+    for column in (*numbers, "run_seconds"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in ("explanation", "error", "notebook_path", "log_path", "params_hash", "finished_at"):
+    for column in (*SUMMARY_TEXT_COLUMNS, "error", "notebook_path", "log_path", "params_hash", "finished_at"):
         frame[column] = frame[column].astype("string")
     return frame.sort_values("shop_id", kind="stable").reset_index(drop=True)
 
