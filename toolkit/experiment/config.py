@@ -19,6 +19,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from toolkit.errors import ParamsError
+from toolkit.models import DEFAULT_MODEL
 
 __all__ = ["DEFAULT_FRACTIONS", "ExperimentConfig", "PickRule", "setting_names"]
 
@@ -104,7 +105,7 @@ class ExperimentConfig:
         "(one in all for a seed-independent model)",
         "a list of distinct integers",
     )
-    model: str = _setting("keras_ordinal", "model name from the registry (toolkit.models.available_models())", "a model name")
+    model: str = _setting(DEFAULT_MODEL, "model name from the registry (toolkit.models.available_models())", "a model name")
     model_params: dict[str, Any] = _setting({}, "extra parameters for the model (e.g. {C: 0.5})", "a mapping")
     sampling: str = _setting("random", "sampling strategy: random (nested), recent, balanced", "a strategy name")
     search: str = _setting(

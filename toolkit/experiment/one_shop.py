@@ -114,10 +114,11 @@ class _Trainer:
         self.holdout_truth = training_labels(split.holdout, shop.scale)
         self.heavier = split.reference.assign(weight_kg=split.reference["weight_kg"] + HEAVIER_KG)
         self.rows: list[dict[str, Any]] = []
-        self.own_sizes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.own_sizes: list[Sizes] = []
 
     def train(self, fraction: float, seed: int, role: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Train one model; its size distributions on the reference population, on it heavier, on the holdout."""
+        """Train one model; its size distributions on the reference population, on it heavier, on the
+        holdout (its own sizes, their median, are kept for the runs table)."""
         config = self.config
         subset = self.split.train.iloc[positions]
         model = make_model(config.model, n_sizes=self.n_sizes, random_state=seed, **config.model_params)
@@ -130,9 +131,10 @@ class _Trainer:
             _probabilities(model, self.heavier, self.n_sizes),
             _probabilities(model, self.split.holdout, self.n_sizes),
         )
-        own = (model.predict(self.split.reference), model.predict(self.heavier), model.predict(self.split.holdout))
+        # The model's own recommendation is the median of its size distribution, as in every consensus.
+        own = Sizes.consensus([probabilities])
         baseline = make_model("most_popular", n_sizes=self.n_sizes).fit(subset, self.labels[positions])
-        exact, within1 = compare.holdout_accuracy(own[2], self.holdout_truth)
+        exact, within1 = compare.holdout_accuracy(own.holdout, self.holdout_truth)
         base_exact, base_within1 = compare.holdout_accuracy(baseline.predict(self.split.holdout), self.holdout_truth)
         self.own_sizes.append(own)
         self.rows.append(
@@ -154,8 +156,8 @@ class _Trainer:
                 "holdout_within1_accuracy": within1,
                 "baseline_exact_accuracy": base_exact,
                 "baseline_within1_accuracy": base_within1,
-                "monotonicity_violation_rate": float(np.mean(own[1] < own[0])) if len(own[0]) else 0.0,
-                **compare.recommendation_spread(own[0], self.n_sizes),
+                "monotonicity_violation_rate": float(np.mean(own.heavier < own.reference)) if len(own.reference) else 0.0,
+                **compare.recommendation_spread(own.reference, self.n_sizes),
                 "model": config.model,
                 "sampling": config.sampling,
                 "machine": config.machine,
@@ -172,10 +174,9 @@ class _Trainer:
     def runs(self, reference_sizes: np.ndarray) -> pd.DataFrame:
         """The runs table, each model's own recommendations compared with the reference consensus."""
         drifts = [
-            compare.drift(reference_sizes, own[0], self.n_sizes, self.config.rule.confidence) for own in self.own_sizes
+            compare.drift(reference_sizes, own.reference, self.n_sizes, self.config.rule.confidence) for own in self.own_sizes
         ]
-        runs = pd.DataFrame([{**row, **figures} for row, figures in zip(self.rows, drifts, strict=True)])
-        return runs
+        return pd.DataFrame([{**row, **figures} for row, figures in zip(self.rows, drifts, strict=True)])
 
     def costs(self, fraction: float, roles: Sequence[str]) -> dict[str, float]:
         """Mean training rows, seconds and money of the models of one fraction (and roles)."""
@@ -216,7 +217,10 @@ def run_experiment(
     masks = list(compare.segments(split.reference))
     everything = np.arange(len(pool))
     reference = [trainer.train(1.0, seed, "reference", everything) for seed in reference_seeds]
-    floor = [Sizes.consensus([trainer.train(1.0, seed, "floor", everything)]) for seed in floor_seeds]
+    floor = []
+    for seed in floor_seeds:
+        trainer.train(1.0, seed, "floor", everything)
+        floor.append(trainer.own_sizes[-1])
     full = FullData(Sizes.consensus(reference), tuple(floor))
     del reference
     row, segment_table = full_data_evidence(full, trainer.holdout_truth, masks, trainer.n_sizes)
@@ -239,9 +243,10 @@ def run_experiment(
             skipped.append({"fraction": fraction, "reason": f"{rows} training rows, fewer than {config.min_train_rows}"})
             _say(log, f"fraction {fraction_label(fraction)}: skipped, only {rows} training rows")
             continue
-        models = [
-            Sizes.consensus([trainer.train(fraction, seed, "fraction", rows)]) for seed, rows in zip(seeds, subsets, strict=True)
-        ]
+        models = []
+        for seed, rows in zip(seeds, subsets, strict=True):
+            trainer.train(fraction, seed, "fraction", rows)
+            models.append(trainer.own_sizes[-1])
         row, segment_table = fraction_evidence(models, full, trainer.holdout_truth, masks, trainer.n_sizes)
         fraction_rows.append({"fraction": fraction, **trainer.costs(fraction, ("fraction",)), **row})
         segment_tables.append(segment_table.assign(fraction=fraction))

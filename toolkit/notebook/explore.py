@@ -132,7 +132,7 @@ def pick_change(before: dict[str, Any], after: dict[str, Any]) -> Table:
             "in words": str(pick.get("headline") or charts.pick_sentence(pick)),
         }
 
-    return Table(pd.DataFrame({"stored pick": described(before), "this view": described(after)}))
+    return Table(pd.DataFrame({"stored pick": described(before), "this view": described(after)}), align="left")
 
 
 def segment_breakdown(shop: ShopResults, fraction: float, rule: PickRule | None = None, *, kinds: tuple[str, ...] | None = None) -> Table | Note:

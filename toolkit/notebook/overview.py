@@ -55,10 +55,14 @@ class Table:
 
     frame: pd.DataFrame
     caption: str = ""
+    #: "left" for tables of sentences (settings, reasons), "right" for figures
+    align: str = "right"
 
     def _repr_html_(self) -> str:
         with pd.option_context("display.max_colwidth", None):
             html = self.frame.to_html(escape=True, border=0)
+        if self.align == "left":
+            html = html.replace("<td>", '<td style="text-align: left;">')
         caption = f"<p><b>{self.caption}</b></p>" if self.caption else ""
         return caption + html
 
@@ -83,7 +87,7 @@ def settings_overview(config: ExperimentConfig) -> Table:
     """Every setting the experiment runs with, and what it means."""
     help_text = ExperimentConfig.help()
     rows = [{"setting": name, "value": repr(value), "meaning": help_text[name]} for name, value in config.to_dict().items()]
-    return Table(pd.DataFrame(rows).set_index("setting"))
+    return Table(pd.DataFrame(rows).set_index("setting"), align="left")
 
 
 def shown_fraction(pick: Pick | Mapping[str, Any]) -> float:
@@ -182,7 +186,7 @@ def verdict_table(pick: Pick | Mapping[str, Any]) -> Table:
         )
     for fraction in pick.untested_fractions:
         rows.append({"fraction": fraction_label(fraction), "qualifies": "not trained", "why not": "the search stopped at a larger fraction"})
-    return Table(pd.DataFrame(rows).fillna("").set_index("fraction"))
+    return Table(pd.DataFrame(rows).fillna("").set_index("fraction"), align="left")
 
 
 def segment_overview(
@@ -216,5 +220,11 @@ def segment_overview(
         for row in shown.itertuples(index=False)
     ]
     hidden = int((~table["judged"]).sum())
-    caption = f"{hidden} smaller segment{'s' if hidden != 1 else ''} (under {rule.min_segment_size:,} shoppers) not shown" if hidden else ""
-    return Table(pd.DataFrame(rows).set_index("segment"), caption)
+    notes = [f"{hidden} smaller segment{'s' if hidden != 1 else ''} (under {rule.min_segment_size:,} shoppers) not shown"] if hidden else []
+    if n_reference and not (shown["segment_kind"] == "tail").any():
+        notes.append(
+            f"the tails (the shortest, tallest, lightest and heaviest 5%: about {round(n_reference * 0.05):,} shoppers each) "
+            f"are under the minimum of {rule.min_segment_size:,} and are not judged"
+        )
+    caption = "; ".join(notes)
+    return Table(pd.DataFrame(rows).set_index("segment"), caption[:1].upper() + caption[1:])

@@ -148,7 +148,10 @@ def _draw_cost(ax: Axes, curve: pd.DataFrame, pick: Mapping[str, Any]) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
     ax.yaxis.set_major_formatter(_money_axis(top))
     ax.set_ylabel("Training cost (USD per month)")
-    ax.set_title("What training costs per month", fontsize=11, loc="left")
+    rows = (pick.get("money") or {}).get("production_rows")
+    at = f" at {row_count(rows)} purchases" if rows else ""
+    projected = " (projected)" if (pick.get("money") or {}).get("projected") else ""
+    ax.set_title(f"What training costs per month{at}{projected}", fontsize=11, loc="left")
     _fraction_axis(ax, curve)
     handles = [Patch(color=TODAY_COLOUR, label="today: all the data")]
     if pick.get("reduced"):

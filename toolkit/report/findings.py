@@ -50,15 +50,16 @@ def money_sentence(pick: Mapping[str, Any]) -> str:
     rows = figures.get("production_rows")
     where = f"at {rows:,.0f} purchases" if rows else "at the shop's volume"
     if figures.get("production_rows_source") == "given":
-        where += " (its production volume"
-        where += f"; projected beyond the {row_count(figures.get('largest_rows_measured') or 0)} rows trained)" if figures.get("projected") else ")"
+        where += " (its production volume)"
+    if figures.get("projected"):
+        where += f", projected beyond the {row_count(figures.get('largest_rows_measured') or 0)} rows the experiment trained"
     source = "the team's pipeline rate" if figures.get("time_source") == "pipeline" else "this experiment's metered trainings"
     parts = [
         f"Money {where}, seconds from {source}: {money(full.get('cost_usd_per_month', float('nan')))} → "
         f"{money(chosen.get('cost_usd_per_month', float('nan')))} per month"
     ]
     growth = figures.get("weekly_growth")
-    if figures.get("saving_usd_per_month_12m") is not None and growth is not None:
+    if pick_verdict(pick) == "reduced" and figures.get("saving_usd_per_month_12m") is not None and growth is not None:
         parts.append(f"saving in 12 months at {growth:+.1%} a week: {money(figures['saving_usd_per_month_12m'])} per month")
     cost = pick.get("experiment_cost_usd")
     if cost is not None:
