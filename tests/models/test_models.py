@@ -268,8 +268,9 @@ def test_numpy_forward_pass_matches_the_keras_network(ordinal: tuple[SizeModelBa
 
 def test_more_knots_bend_the_curve_without_losing_the_scale() -> None:
     frame, truth = shop_rows(800, seed=17, n_sizes=6, noise=0.3)
-    model = make_model("keras_ordinal", n_sizes=6, knots=3).fit(frame, frame.attrs["labels"])
+    model = make_model("keras_ordinal", n_sizes=6, knots=3, category_slopes=True).fit(frame, frame.attrs["labels"])
     assert model.network_.get_layer("body_basis").knots and np.mean(model.predict(frame) == truth) > 0.6
+    assert model.network_.get_layer("category_effects").get_weights()[0].shape[1] == 1 + 4  # offset + 4 body slopes
     with pytest.raises(ParamsError, match="knots: expected an integer from 0 to 20"):
         make_model("keras_ordinal", n_sizes=6, knots=-1).fit(frame, frame.attrs["labels"])
 

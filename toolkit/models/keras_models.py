@@ -294,6 +294,8 @@ class KerasOrdinal(SizeModelBase):
         Inverse strength of the L2 penalty on the basis and category weights, as in scikit-learn:
         the objective is the mean loss + ``‖w‖² / (2 · C · rows)``, so the penalty fades as data
         grows and keeps tiny fractions well-posed.
+    category_slopes:
+        Give each category its own slope on each body column, besides its offset.
     knots:
         Hinges per body column at evenly spaced training quantiles (0: straight slopes; 3: a
         piecewise-linear curve through the quartiles), for shops whose sizes bend with the body.
@@ -310,6 +312,7 @@ class KerasOrdinal(SizeModelBase):
         n_sizes: int,
         random_state: int = 0,
         C: float = 1.0,
+        category_slopes: bool = False,
         knots: int = 0,
         max_iter: int = 500,
         tolerance: float = 1e-6,
@@ -317,6 +320,7 @@ class KerasOrdinal(SizeModelBase):
         self.n_sizes = n_sizes
         self.random_state = random_state
         self.C = C
+        self.category_slopes = category_slopes
         self.knots = knots
         self.max_iter = max_iter
         self.tolerance = tolerance
@@ -362,6 +366,7 @@ class KerasOrdinal(SizeModelBase):
             basis_mean=basis.mean(axis=0),
             basis_variance=np.where(basis_variance > 1e-12, basis_variance, 1.0),
             n_categories=rows.n_categories,
+            n_slopes=n_body if self.category_slopes else 0,
             initial_thresholds=_cumulative_logits(y, self.n_sizes),
         )
 
