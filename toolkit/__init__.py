@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "ShopResults": "toolkit.results",
     "read_shop_results": "toolkit.results",
     "resolve_output_dir": "toolkit.results",
+    "shop_folder_name": "toolkit.results",
     "runs_overview": "toolkit.notebook.overview",
     "segment_overview": "toolkit.notebook.overview",
     "shop_overview": "toolkit.notebook.overview",
@@ -64,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "DataError": "toolkit.errors",
     "ExperimentError": "toolkit.errors",
+    "OutputError": "toolkit.errors",
     "ParamsError": "toolkit.errors",
     "SweepError": "toolkit.errors",
     "ToolkitError": "toolkit.errors",

@@ -132,3 +132,18 @@ def test_bad_parameters_are_named() -> None:
 def test_a_shop_with_too_few_rows_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ExperimentError, match="training rows"):
         run_shop_frame(tiny_shop(60), tmp_path, fractions=[0.5], seeds=[0, 1], model="most_popular")
+
+
+@pytest.mark.parametrize("shop_id", ["../../escaped", "/abs/path", "a b {x}"])
+def test_a_hostile_shop_id_writes_inside_the_output_folder(tmp_path: Path, shop_id: str) -> None:
+    data = tmp_path / "data" / "shop.parquet"
+    data.parent.mkdir()
+    tiny_shop(600, shop_id=shop_id).to_parquet(data)
+    out = tmp_path / "deep" / "out"
+    folder, _ = run_experiment_on_file(
+        data, out, log=None, model="most_popular", fractions=[0.5], seeds=[0, 1], min_segment_size=10
+    )
+    assert folder.parent == out and read_shop_results(folder).shop_id == shop_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "deep"]
+    assert [p.name for p in (tmp_path / "deep").iterdir()] == ["out"]
+    assert not Path("/abs/path").exists()

@@ -22,7 +22,7 @@ from toolkit.report import charts
 from toolkit.errors import DataError
 from toolkit.resources import project_root
 from toolkit.report.pdf import read_summary
-from toolkit.results import PICK_FILE, ShopResults, read_shop_results
+from toolkit.results import PICK_FILE, ShopResults, read_shop_results, shop_folder_name
 from toolkit.experiment.decision import pick_smallest_sufficient
 
 __all__ = [
@@ -103,7 +103,7 @@ def load_shop_results(results_dir: str | Path, shop_id: str | None = None) -> Sh
         if ok.empty:
             raise DataError(f"{results_dir}: no shop has complete results (expected <shop_id>/{PICK_FILE})")
         shop_id = str(ok["shop_id"].iloc[0])
-    return read_shop_results(results_dir / shop_id)
+    return read_shop_results(results_dir / shop_folder_name(shop_id))
 
 
 def repick(
@@ -295,7 +295,7 @@ class ShopView:
             return self._nothing
         if not path:
             name = (
-                f"{self.shop.shop_id}_tolerance-{self.pick['tolerance'] * 100:.1f}pt"
+                f"{shop_folder_name(self.shop.shop_id)}_tolerance-{self.pick['tolerance'] * 100:.1f}pt"
                 f"_confidence-{self.pick['confidence'] * 100:.0f}.png"
             )
             path = self.results_dir / "explore" / name
