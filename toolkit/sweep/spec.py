@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from toolkit.errors import ParamsError, ToolkitError
+from toolkit.params_files import read_yaml_file
 from toolkit.resources import package_file
 from toolkit.sweep.state import ShopRun
 
@@ -84,16 +84,7 @@ class SweepSpec:
     def load(cls, path: str | os.PathLike[str]) -> SweepSpec:
         """Read a sweep file; relative paths in it are resolved against the file's folder."""
         path = Path(path).resolve()
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as err:
-            raise ParamsError(f"{path}: sweep file not found, expected a YAML file") from err
-        except OSError as err:
-            raise ParamsError(f"{path}: sweep file cannot be read ({err.strerror or err})") from err
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ParamsError(f"{path}: not valid YAML{line}, expected a sweep mapping") from err
+        data = read_yaml_file(path, what="sweep file")
         return cls.from_dict(data, base_dir=path.parent, source=path)
 
     @classmethod
