@@ -231,6 +231,12 @@ def _run_report(args: argparse.Namespace) -> int:
     print(f"report:      {paths.pdf} ({paths.pages} pages)")
     print(f"spreadsheet: {paths.xlsx}")
     print(f"charts:      {len(paths.pngs)} PNG in {paths.out_dir}")
+    for note in paths.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if paths.left_out:
+        print(f"{len(paths.left_out)} shop(s) without a page:", file=sys.stderr)
+        for shop_id, status, reason in paths.left_out:
+            print(f"  {shop_id}: {status}" + (f": {reason}" if reason else ""), file=sys.stderr)
     return EXIT_OK
 
 

@@ -35,6 +35,7 @@ from toolkit.report.findings import (
     money,
     percent,
     pick_sentence,
+    portfolio_headline,
     points,
     row_count,
     shop_finding,
@@ -323,15 +324,7 @@ def portfolio_chart(summary: pd.DataFrame, *, assumptions: str = "") -> Figure:
             va="top", fontsize=8.5, color="#444444",
         )
 
-    if len(ok) == 0:
-        title = "No shop has results yet"
-    elif saving > 0:
-        title = (
-            f"Training on less data would save {money(saving)} per month "
-            f"({money(saving * 12)} per year) across {len(ok)} shops"
-        )
-    else:
-        title = "No shop can train on less data without changing too many recommendations"
+    title = portfolio_headline(len(ok), int(reduced.sum()), saving)
     figure.suptitle(title, x=0.02, y=0.975, ha="left", fontsize=14, fontweight="bold")
     lines = [
         f"Today {money(today)} per month; at the recommended data sizes {money(recommended)} per month "
