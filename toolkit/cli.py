@@ -136,15 +136,33 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:
         "--scheduler", default=None, metavar="ADDRESS",
         help="an existing Dask scheduler (tcp://host:8786); paths must be the same on every worker",
     )
+    parser.add_argument(
+        "--shop-timeout", type=_seconds, default=None, metavar="SECONDS",
+        help="kill a shop's notebook still running after this long and mark it timed_out "
+        "(default: the sweep file's shop_timeout_s, else no limit)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_sweep)
 
 
+def _seconds(text: str) -> float:
+    from toolkit.sweep.spec import shop_timeout
+
+    try:
+        return shop_timeout(text, "") or 0.0
+    except ToolkitError as err:
+        raise argparse.ArgumentTypeError(str(err).strip()) from None
+
+
 def _run_sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from toolkit.sweep.many_shops import run_sweep
     from toolkit.sweep.spec import SweepSpec
 
     spec = SweepSpec.load(args.sweep_file)
+    if args.shop_timeout is not None:
+        spec = dataclasses.replace(spec, shop_timeout_s=args.shop_timeout)
     try:
         result = run_sweep(spec, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -166,7 +184,8 @@ def _print_sweep(result: SweepResult) -> int:
         return EXIT_OK
     print("failed shops:", file=sys.stderr)
     for outcome in result.failed:
-        print(f"  {outcome.shop_id}: {outcome.error}", file=sys.stderr)
+        what = "" if outcome.status == "failed" else f"{outcome.status}: "
+        print(f"  {outcome.shop_id}: {what}{outcome.error}", file=sys.stderr)
         print(f"    notebook: {outcome.notebook_path or 'not written'}", file=sys.stderr)
     return EXIT_SHOPS_FAILED
 

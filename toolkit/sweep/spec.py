@@ -13,6 +13,7 @@ A sweep file is YAML::
       - {path: ../data/acme.csv, shop_id: acme, column_map: column_maps/acme.yaml}
     output_dir: ../results/spring-review
     workers: 2                      # local Dask workers (default: one per core)
+    shop_timeout_s: 7200            # optional: a shop whose notebook runs longer is killed (timed_out)
     notebook: ../notebooks/fraction_sweep.ipynb   # optional; this is the default
     parameters:                     # passed to every notebook run (its `parameters` cell)
       fractions: [0.125, 0.25, 0.5, 1.0]
@@ -29,6 +30,7 @@ Unknown keys are a :class:`~toolkit.errors.ParamsError` naming the file, the key
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,9 +42,12 @@ import pandas as pd
 from toolkit.errors import ParamsError, ToolkitError
 from toolkit.params_files import read_yaml_file
 from toolkit.resources import package_file
+from toolkit.results import shop_folder_name
 from toolkit.sweep.state import ShopRun
 
-__all__ = ["DEFAULT_NOTEBOOK", "SHOP_FILE_SUFFIXES", "ShopEntry", "SweepSpec", "notebook_parameters", "plan_shops"]
+__all__ = [
+    "DEFAULT_NOTEBOOK", "SHOP_FILE_SUFFIXES", "ShopEntry", "SweepSpec", "notebook_parameters", "plan_shops", "shop_timeout",
+]
 
 #: The notebook every shop runs unless the sweep file names another.
 DEFAULT_NOTEBOOK = package_file("fraction_sweep.ipynb")
@@ -53,7 +58,9 @@ SHOP_FILE_SUFFIXES: tuple[str, ...] = (".parquet", ".pq", ".csv", ".csv.gz")
 #: Parameters the sweep sets per shop itself; a sweep file may not set them in ``parameters``.
 PER_SHOP_PARAMETERS: tuple[str, ...] = ("data_path", "shop_id", "column_map", "output_dir")
 
-_TOP_KEYS = ("name", "data_dir", "column_map", "shops", "output_dir", "workers", "notebook", "parameters")
+_TOP_KEYS = (
+    "name", "data_dir", "column_map", "shops", "output_dir", "workers", "shop_timeout_s", "notebook", "parameters",
+)
 _SHOP_KEYS = ("path", "shop_id", "column_map")
 _PATH_ENDINGS = ("_path", "_dir", "_file")
 
@@ -78,6 +85,8 @@ class SweepSpec:
     workers: int | None = None
     notebook: Path = DEFAULT_NOTEBOOK
     source: Path | None = None
+    #: seconds a shop's notebook may run (from its kernel being ready) before it is killed; None: no limit
+    shop_timeout_s: float | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -118,6 +127,7 @@ class SweepSpec:
             workers=_workers(where, data.get("workers")),
             notebook=notebook,
             source=source,
+            shop_timeout_s=shop_timeout(data.get("shop_timeout_s"), f"{where}: key 'shop_timeout_s'"),
         )
 
     def where(self) -> str:
@@ -222,6 +232,19 @@ def _workers(where: str, value: Any) -> int | None:
     return value
 
 
+def shop_timeout(value: Any, where: str) -> float | None:
+    """A shop timeout in seconds (None: no limit); ParamsError naming ``where`` unless a number > 0."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ParamsError(f"{where} expected a number of seconds > 0, got {value!r}")
+    return seconds
+
+
 # -- planning ---------------------------------------------------------------------------------
 def plan_shops(spec: SweepSpec) -> list[ShopRun]:
     """One run per shop, largest data file first; checks parameters against the notebook's."""
@@ -231,8 +254,6 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
     runs: list[ShopRun] = []
     for entry in sorted(spec.shops, key=lambda e: -e.path.stat().st_size):
         for shop_id in [entry.shop_id] if entry.shop_id else _shop_ids_in(entry):
-            if not shop_id or shop_id in {".", ".."} or Path(shop_id).name != shop_id:
-                raise ParamsError(f"{spec.where()}: shop id {shop_id!r} in {entry.path} cannot name a folder")
             parameters = {
                 **spec.parameters,
                 "data_path": str(entry.path),
@@ -241,7 +262,10 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
                 "output_dir": str(spec.output_dir),
             }
             runs.append(
-                ShopRun(shop_id, entry.path, entry.column_map, spec.output_dir / shop_id, spec.notebook, parameters)
+                ShopRun(
+                    shop_id, entry.path, entry.column_map, spec.output_dir / shop_folder_name(shop_id),
+                    spec.notebook, parameters, timeout_s=spec.shop_timeout_s,
+                )
             )
     seen: dict[str, Path] = {}
     for run in runs:
