@@ -148,7 +148,7 @@ def test_a_read_only_or_full_out_folder_is_one_line_and_leaves_no_file(tmp_path,
     [
         ("units: {height: cm}\n# Zürich\n".encode("latin-1"), "is not UTF-8 text"),
         (bytes(range(128, 256)), "is not UTF-8 text"),
-        (b"size_scale: {numeric: {start: small, stop: 56}}\n", "size_scale: size scale: numeric start is 'small'"),
+        (b"size_scale: {numeric: {start: small, stop: 56}}\n", "size_scale: numeric start is 'small'"),
         (b"size_scale: {numeric: {start: 0, stop: 1.0e+12, step: 1}}\n", "more than 500 sizes"),
         (b"time_format: '%Q'\n", "time_format '%Q' is not a usable format"),
     ],

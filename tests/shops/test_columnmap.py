@@ -93,7 +93,7 @@ def test_constants_and_case_insensitive_headers_satisfy_required_columns():
         ({"time_format": "%Q"}, "time_format '%Q' is not a usable format ('Q' is a bad directive"),
         ({"time_format": "day-month-year"}, "has no %-directive"),
         ({"time_format": ["%d"]}, "time_format is ['%d'], expected one of"),
-        ({"size_scale": {"numeric": {"start": "small", "stop": 56}}}, "size_scale: size scale: numeric start is 'small'"),
+        ({"size_scale": {"numeric": {"start": "small", "stop": 56}}}, "size_scale: numeric start is 'small'"),
         ({"size_scale": {"numeric": {"start": 0, "stop": 1e12, "step": 1}}}, "more than 500 sizes"),
         ({"size_scale": {"numeric": {"start": 32, "stop": 56, "step": 0}}}, "step > 0"),
         ({"shopper_id_from": "Customer"}, "shopper_id_from is 'Customer', expected 'row'"),

@@ -191,8 +191,8 @@ PROBE = textwrap.dedent(
     probe = {"env": {n: os.environ.get(n) for n in names}, "cwd": os.getcwd(),
              "transport": json.loads(ipykernel.get_connection_info())["transport"]}
     (folder / "probe.json").write_text(json.dumps(probe))
-    import pandas as pd
-    pd.DataFrame({"fraction": [1.0]}).to_parquet(folder / "runs.parquet")  # the contract: runs, then the pick
+    import shutil
+    shutil.copy(data_path, folder / "runs.parquet")  # the contract: a runs table (any Parquet will do), then the pick
     (folder / "pick.json").write_text(json.dumps({"shop_id": shop_id, "picked_fraction": 1.0, "reduced": False}))
     """
 )

@@ -296,7 +296,7 @@ def _scale(source: str, spec: Any) -> SizeScale:
     try:
         return SizeScale.from_spec(spec)
     except ParamsError as err:
-        raise ParamsError(f"{source}: size_scale: {err}") from err
+        raise ParamsError(f"{source}: size_scale: {str(err).removeprefix('size scale: ')}") from err
 
 
 def _words(source: str, key: str, value: Any, allowed: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
