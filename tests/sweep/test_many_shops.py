@@ -311,7 +311,7 @@ def _complete_by_hand(tmp_path: Path) -> ShopRun:
 
 
 def test_edited_results_are_not_current_and_a_failed_rerun_leaves_no_stale_pick(tmp_path: Path) -> None:
-    from toolkit.sweep.state import build_summary, record_failure
+    from toolkit.sweep.state import build_summary, clear_shop, record_failure
 
     run = _complete_by_hand(tmp_path)
     digest = params_hash(run)
@@ -321,6 +321,10 @@ def test_edited_results_are_not_current_and_a_failed_rerun_leaves_no_stale_pick(
     assert not is_complete(run, digest)  # the next sweep reruns it
     row = build_summary([run], {"s": digest}).iloc[0]
     assert row["status"] == "tampered" and "pick.json" in row["error"]
+    (run.shop_dir / ".fraction_sweep.partial.ipynb").write_text("{")  # left by a run killed mid-write
+    clear_shop(run)
+    assert not list(run.shop_dir.glob(".*")) and not pick.exists()
+    _complete_by_hand(tmp_path)  # complete again, then a rerun that fails:
     record_failure(run, digest, "DataError: the rerun failed", 2.0)
     assert not pick.exists() and not (run.shop_dir / SEAL_FILE).exists()
     assert build_summary([run], {"s": digest}).iloc[0]["status"] == "failed"

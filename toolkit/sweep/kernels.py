@@ -232,7 +232,8 @@ def execute_shop_notebook(
 
 
 def partial_notebook(executed_notebook: Path) -> Path:
-    """Where papermill writes the executed notebook while the run goes on (a hidden sibling)."""
+    """Where papermill writes the executed notebook while the run goes on (a hidden sibling,
+    ``.<name>.partial.ipynb``; the sweep removes one a killed run left when the shop starts again)."""
     return executed_notebook.with_name(f".{executed_notebook.stem}.partial{executed_notebook.suffix}")
 
 

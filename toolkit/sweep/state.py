@@ -183,10 +183,13 @@ def is_complete(run: ShopRun, digest: str) -> bool:
 
 
 def clear_shop(run: ShopRun) -> None:
-    """Forget the shop's last run: marker first, then failure record, pick.json and seal."""
+    """Forget the shop's last run: marker first, then failure record, pick.json and seal, and the
+    partial notebook of a run that was killed."""
     for name in (MARKER_FILE, FAILED_FILE):
         (run.shop_dir / name).unlink(missing_ok=True)
     clear_results(run.shop_dir)
+    for stray in run.shop_dir.glob(".*.partial.ipynb"):
+        stray.unlink(missing_ok=True)
 
 
 def record_complete(run: ShopRun, digest: str, run_seconds: float) -> None:
