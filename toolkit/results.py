@@ -272,7 +272,10 @@ def verify_shop_results(folder: str | Path) -> ResultsProblem | None:
     except (OSError, ValueError) as err:
         return ResultsProblem("tampered", f"{seal}: cannot be read ({_first_line(err)}), expected SHA-256 lines")
     for name in SEALED_FILES:
-        now = _sha256(folder / name) if (folder / name).is_file() else None
+        try:
+            now = _sha256(folder / name) if (folder / name).is_file() else None
+        except OSError as err:
+            return ResultsProblem("unreadable", f"{folder / name}: cannot be read ({os_error_reason(err)})")
         if now != sealed.get(name):
             return ResultsProblem(
                 "tampered",
