@@ -24,7 +24,7 @@ from toolkit.experiment import money
 from toolkit.experiment.config import PickRule
 from toolkit.experiment.decision import pick_smallest_sufficient
 from toolkit.experiment.pricing import Pricing, TimeCurve
-from toolkit.results import summary_columns, write_json, write_parquet
+from toolkit.results import shop_folder_name, summary_columns, write_json, write_parquet
 
 FRACTIONS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 SEEDS = (0, 1)
@@ -60,7 +60,7 @@ def build_sweep(results_dir: Path, shops: tuple[ShopSpec, ...] = DEFAULT_SHOPS, 
     results_dir = Path(results_dir)
     rows = []
     for spec in shops:
-        folder = results_dir / spec.shop_id
+        folder = results_dir / shop_folder_name(spec.shop_id)
         folder.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(
             {"shopper_id": PLANTED_SHOPPER_IDS, "reason": ["height_cm looks like inches"] * 3}

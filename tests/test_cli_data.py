@@ -97,3 +97,85 @@ def test_installed_command_help_and_error_exit(tmp_path):
     assert run.stderr.strip() == (
         f"enough: error: {empty}: empty file, expected a CSV or Parquet table with a header row"
     )
+
+
+def _one_error_line(capsys, code: int) -> str:
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("enough: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+def test_an_unusable_out_folder_is_refused_before_the_file_is_read(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    missing = tmp_path / "not-read-yet.csv"  # never opened: --out is checked first
+    for out in (a_file, a_file / "below"):
+        err = _one_error_line(capsys, main(["validate", str(missing), "--out", str(out)]))
+        assert f"--out {out}: cannot write there ({a_file} is a file, not a folder)" in err
+
+
+def test_a_read_only_or_full_out_folder_is_one_line_and_leaves_no_file(tmp_path, capsys, monkeypatch):
+    import errno
+    import tempfile
+
+    path = client_csv(tmp_path / "client.csv")
+    out = tmp_path / "out"
+    real_mkstemp = tempfile.mkstemp
+
+    def read_only(*args, **kwargs):
+        if str(kwargs.get("dir", "")).startswith(str(out)):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkstemp(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tempfile, "mkstemp", read_only)
+        err = _one_error_line(capsys, main(["validate", str(path), "--out", str(out)]))
+    assert f"--out {out}: cannot write there (Read-only file system)" in err
+
+    def disk_full(self, file, **kwargs):
+        file.write(b"PAR1 half a table")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
+    err = _one_error_line(capsys, main(["validate", str(path), "--out", str(out)]))
+    assert "clean.parquet: cannot be written (No space left on device)" in err
+    assert list(out.iterdir()) == []  # no half file, no temporary file
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("units: {height: cm}\n# Zürich\n".encode("latin-1"), "is not UTF-8 text"),
+        (bytes(range(128, 256)), "is not UTF-8 text"),
+        (b"size_scale: {numeric: {start: small, stop: 56}}\n", "size_scale: numeric start is 'small'"),
+        (b"size_scale: {numeric: {start: 0, stop: 1.0e+12, step: 1}}\n", "more than 500 sizes"),
+        (b"time_format: '%Q'\n", "time_format '%Q' is not a usable format"),
+    ],
+    ids=["latin-1", "binary", "text scale", "absurd scale", "bad time format"],
+)
+def test_a_wrong_column_map_is_one_line_naming_file_and_field(tmp_path, capsys, content, words):
+    cmap = tmp_path / "m.yaml"
+    cmap.write_bytes(content)
+    code = main(["validate", str(client_csv(tmp_path / "c.csv")), "--column-map", str(cmap), "--out", str(tmp_path / "o")])
+    err = _one_error_line(capsys, code)
+    assert err.startswith(f"enough: error: {cmap}: ") and words in err
+
+
+def test_quarantine_columns_keep_only_what_is_asked(tmp_path, capsys):
+    path = client_csv(tmp_path / "client.csv")
+    assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--quarantine-columns", "height_cm,size"]) == 0
+    stored = pd.read_parquet(tmp_path / "o" / "quarantine.parquet")
+    assert list(stored.columns) == ["height_cm", "size", "reason", "source_row"] and len(stored) == 3
+    assert main(["validate", str(path), "--out", str(tmp_path / "p"), "--quarantine-columns", ""]) == 0
+    assert list(pd.read_parquet(tmp_path / "p" / "quarantine.parquet").columns) == ["reason", "source_row"]
+
+
+def test_a_file_can_be_piped_in(tmp_path):
+    lines = [",".join(REQUIRED_COLUMNS), *(GOOD.format(i=i) for i in range(3000))]  # over 64 KB
+    run = subprocess.run(
+        [str(ENOUGH), "validate", "/dev/stdin", "--out", str(tmp_path / "o")],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "3,000 rows read = 3,000 clean" in run.stdout

@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "settings_overview": "toolkit.notebook.overview",
     "shown_fraction": "toolkit.notebook.overview",
     "verdict_summary": "toolkit.notebook.overview",
+    "shop_folder_name": "toolkit.results",
     "segment_overview": "toolkit.notebook.overview",
     "shop_overview": "toolkit.notebook.overview",
     "split_overview": "toolkit.notebook.overview",
@@ -68,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "DataError": "toolkit.errors",
     "ExperimentError": "toolkit.errors",
+    "OutputError": "toolkit.errors",
     "ParamsError": "toolkit.errors",
     "SweepError": "toolkit.errors",
     "ToolkitError": "toolkit.errors",

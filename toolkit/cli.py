@@ -6,7 +6,8 @@ exit code), registered once in :data:`VERBS`. Heavy modules are imported inside 
 ``enough --help`` stays instant.
 
 Any :class:`~toolkit.errors.ToolkitError` becomes one line ``enough: error: <message>`` on stderr
-and exit code 2, without a traceback.
+and exit code 2, without a traceback; so does an ``OSError`` the toolkit did not foresee (a file
+system refusing a read or write is never a bug to show a traceback for).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def _add_validate(subparsers: argparse._SubParsersAction) -> None:
         help="check a purchase file row by row: clean rows, quarantined rows and why",
         description="Read a CSV or Parquet purchase file, map it to the canonical table, validate "
         "every row, write OUT/clean.parquet and OUT/quarantine.parquet (each quarantined row as "
-        "read, with its reason), and print the counts by reason and the flagged weeks.",
+        "read, with its reason), and print the counts by reason and the flagged weeks. The quarantine "
+        "holds the client's raw rows (shopper ids, bodies): keep only the columns you need with "
+        "--quarantine-columns.",
     )
     parser.add_argument("input", type=Path, help="the purchase file (CSV or Parquet)")
     parser.add_argument(
@@ -44,13 +47,24 @@ def _add_validate(subparsers: argparse._SubParsersAction) -> None:
         help="column-map YAML for the file's shape (default: canonical names and units)",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the two Parquet files")
+    parser.add_argument(
+        "--quarantine-columns", type=_column_names, default=None, metavar="COLUMNS",
+        help="comma-separated columns the quarantine file keeps besides reason and source_row (client or "
+        "canonical names; '' keeps none); default: the column map's quarantine_columns, else every column",
+    )
     parser.set_defaults(run=_run_validate)
+
+
+def _column_names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _run_validate(args: argparse.Namespace) -> int:
     from toolkit.shops.validate import validate_file
 
-    result = validate_file(args.input, column_map=args.column_map, out_dir=args.out)
+    result = validate_file(
+        args.input, column_map=args.column_map, out_dir=args.out, quarantine_columns=args.quarantine_columns
+    )
     print(result.summary_table())
     print(f"\nwrote {args.out / 'clean.parquet'} and {args.out / 'quarantine.parquet'}")
     return EXIT_OK
@@ -122,15 +136,33 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:
         "--scheduler", default=None, metavar="ADDRESS",
         help="an existing Dask scheduler (tcp://host:8786); paths must be the same on every worker",
     )
+    parser.add_argument(
+        "--shop-timeout", type=_seconds, default=None, metavar="SECONDS",
+        help="kill a shop's notebook still running after this long and mark it timed_out "
+        "(default: the sweep file's shop_timeout_s, else no limit)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_sweep)
 
 
+def _seconds(text: str) -> float:
+    from toolkit.sweep.spec import shop_timeout
+
+    try:
+        return shop_timeout(text, "") or 0.0
+    except ToolkitError as err:
+        raise argparse.ArgumentTypeError(str(err).strip()) from None
+
+
 def _run_sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from toolkit.sweep.many_shops import run_sweep
     from toolkit.sweep.spec import SweepSpec
 
     spec = SweepSpec.load(args.sweep_file)
+    if args.shop_timeout is not None:
+        spec = dataclasses.replace(spec, shop_timeout_s=args.shop_timeout)
     try:
         result = run_sweep(spec, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -152,7 +184,8 @@ def _print_sweep(result: SweepResult) -> int:
         return EXIT_OK
     print("failed shops:", file=sys.stderr)
     for outcome in result.failed:
-        print(f"  {outcome.shop_id}: {outcome.error}", file=sys.stderr)
+        what = "" if outcome.status == "failed" else f"{outcome.status}: "
+        print(f"  {outcome.shop_id}: {what}{outcome.error}", file=sys.stderr)
         print(f"    notebook: {outcome.notebook_path or 'not written'}", file=sys.stderr)
     return EXIT_SHOPS_FAILED
 
@@ -217,6 +250,12 @@ def _run_report(args: argparse.Namespace) -> int:
     print(f"report:      {paths.pdf} ({paths.pages} pages)")
     print(f"spreadsheet: {paths.xlsx}")
     print(f"charts:      {len(paths.pngs)} PNG in {paths.out_dir}")
+    for note in paths.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if paths.left_out:
+        print(f"{len(paths.left_out)} shop(s) without a page:", file=sys.stderr)
+        for shop_id, status, reason in paths.left_out:
+            print(f"  {shop_id}: {status}" + (f": {reason}" if reason else ""), file=sys.stderr)
     return EXIT_OK
 
 
@@ -249,12 +288,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or EXIT_OK)
     except ToolkitError as err:
-        message = " ".join(str(err).split())
-        print(f"enough: error: {message}", file=sys.stderr)
-        return EXIT_ERROR
+        return _error(str(err))
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        return _error(f"{where}{err.strerror or err}")
     except KeyboardInterrupt:
         print("enough: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _error(message: str) -> int:
+    print(f"enough: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -12,9 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from toolkit.errors import ParamsError
+from toolkit.params_files import read_yaml_file
 from toolkit.resources import project_root
 from toolkit.sweep.many_shops import SweepResult, run_sweep
 from toolkit.sweep.spec import SHOP_FILE_SUFFIXES, SweepSpec
@@ -97,10 +96,7 @@ def generate_demo_shops(data_dir: str | os.PathLike[str]) -> list[Path]:
 def demo_data_dir(sweep_file: str | os.PathLike[str] | None = None) -> Path:
     """The folder of the demo shops named by the demo sweep file's `data_dir`."""
     sweep_file = Path(sweep_file or demo_sweep_file()).resolve()
-    try:
-        data = yaml.safe_load(sweep_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ParamsError(f"{sweep_file}: cannot read the demo sweep file ({err})") from err
+    data = read_yaml_file(sweep_file, what="demo sweep file") or {}
     if not isinstance(data, dict) or not data.get("data_dir"):
         raise ParamsError(f"{sweep_file}: key 'data_dir' missing, expected the folder of the demo shops")
     folder = Path(str(data["data_dir"])).expanduser()

@@ -8,12 +8,15 @@ traceback.
     ├── DataError        a data file cannot be used (unreadable, empty, a column missing, no usable row)
     ├── ParamsError      a parameter, column map, pricing or sweep file is wrong
     ├── ExperimentError  an experiment cannot run as asked (e.g. too few rows for any fraction)
+    ├── OutputError      a result cannot be written (the folder is a file or read-only, the disk is full)
     └── SweepError       a sweep finished with failed shops
 """
 
 from __future__ import annotations
 
-__all__ = ["DataError", "ExperimentError", "ParamsError", "SweepError", "ToolkitError"]
+from pathlib import Path
+
+__all__ = ["DataError", "ExperimentError", "OutputError", "ParamsError", "SweepError", "ToolkitError", "os_error_reason"]
 
 
 class ToolkitError(Exception):
@@ -32,5 +35,19 @@ class ExperimentError(ToolkitError):
     """An experiment cannot run as asked."""
 
 
+class OutputError(ToolkitError):
+    """A results folder or file cannot be written (not a folder, not writable, disk full)."""
+
+
 class SweepError(ToolkitError):
     """A sweep finished but some shops failed."""
+
+
+def os_error_reason(err: OSError) -> str:
+    """What an ``OSError`` says, in a few words, for a one-line message (``No space left on device``,
+    ``/x/y is a file, not a folder``)."""
+    if isinstance(err, NotADirectoryError | FileExistsError) and err.filename:
+        path = Path(err.filename)
+        culprit = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        return f"{culprit} is a file, not a folder"
+    return err.strerror or str(err) or type(err).__name__

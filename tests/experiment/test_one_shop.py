@@ -210,3 +210,17 @@ def test_every_setting_has_help_and_round_trips() -> None:
     assert set(ExperimentConfig.help()) == set(config.to_dict())
     assert config.floor_seeds == [5, 6]
     assert np.isclose(config.with_rule(confidence=0.9).rule.confidence, 0.9)
+
+
+@pytest.mark.parametrize("shop_id", ["../../escaped", "/abs/path", "a b {x}"])
+def test_a_hostile_shop_id_writes_inside_the_output_folder(tmp_path: Path, shop_id: str) -> None:
+    data = tmp_path / "data" / "shop.parquet"
+    data.parent.mkdir()
+    tiny_shop(600, shop_id=shop_id).to_parquet(data)
+    out = tmp_path / "deep" / "out"
+    folder, _ = run_experiment_on_file(
+        data, out, log=None, model="most_popular", fractions=[0.5], seeds=[0, 1], min_segment_size=10
+    )
+    assert folder.parent == out and read_shop_results(folder).shop_id == shop_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "deep"]
+    assert [p.name for p in (tmp_path / "deep").iterdir()] == ["out"]

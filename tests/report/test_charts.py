@@ -125,6 +125,19 @@ def test_portfolio_chart_sorts_by_saving_and_counts_every_shop(sweep) -> None:
     assert "dune-kids" in text  # the failed shop is named
 
 
+def test_portfolio_headline_agrees_with_the_counts_below_it(sweep) -> None:
+    summary = pd.read_parquet(sweep / "summary.parquet")
+    ok = summary[summary["status"] == "ok"].copy()
+    ok["verdict"] = "reduced"  # every shop can train on less data, but none saves money
+    ok["pick_cost_usd_per_month"] = ok["full_cost_usd_per_month"]
+    ok["saving_usd_per_month"] = 0.0
+    text = _texts(charts.portfolio_chart(ok))
+    assert f"{len(ok)} of {len(ok)} shops can train on less data" in text
+    assert "No shop can train on less data" not in text
+    ok["verdict"] = "full"
+    assert "No shop can train on less data" in _texts(charts.portfolio_chart(ok))
+
+
 def test_segment_chart_hides_small_groups(sweep) -> None:
     _, segments, pick = _shop(sweep, "alpine-outdoor")
     figure = charts.segment_chart(segments, pick["picked_fraction"], min_segment_size=200)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from tests.results_fixtures import DEFAULT_SHOPS, PLANTED_SHOPPER_IDS, build_sweep, shop_fractions, shop_runs, shop_segments
+from tests.results_fixtures import DEFAULT_SHOPS, PLANTED_SHOPPER_IDS, ShopSpec, build_sweep, shop_fractions, shop_runs, shop_segments
 from toolkit.report import charts
 from toolkit.errors import DataError
 from toolkit.report.pdf import read_summary, write_report
@@ -205,3 +205,103 @@ def test_enough_report_writes_the_report(tmp_path, capsys) -> None:
     assert (tmp_path / "out" / "report.pdf").is_file() and (tmp_path / "out" / "summary.xlsx").is_file()
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "no such results folder" in capsys.readouterr().err
+
+
+# -- hardening: names, formulas, bad files, tampering, disk ------------------------------------
+def _ids(*shop_ids: str) -> tuple:
+    return tuple(ShopSpec(shop_id, 100_000 * (i + 1), 900.0 * (i + 1), 0.005, 0.02) for i, shop_id in enumerate(shop_ids))
+
+
+def test_shop_ids_that_look_alike_get_a_page_and_picture_each(tmp_path) -> None:
+    results = build_sweep(tmp_path, _ids("a b", "a&b"))
+    paths = write_report(results)
+    assert len(paths.pngs) == paths.pages == 3 == len({p.name for p in paths.pngs})
+    assert all(p.parent == paths.out_dir for p in paths.pngs)
+
+
+def test_spreadsheet_cells_are_values_never_formulas(tmp_path) -> None:
+    import zipfile
+
+    formula = '=HYPERLINK("http://x";"click")'
+    paths = write_report(build_sweep(tmp_path, _ids(formula, "+1+cmd|'/c calc'!A0")))
+    sheet = load_workbook(paths.xlsx)["Shops"]
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row if isinstance(cell.value, str)]
+    assert formula in [cell.value for cell in cells]
+    assert all(cell.data_type == "s" for cell in cells)
+    with zipfile.ZipFile(paths.xlsx) as archive:
+        sheets = [archive.read(name) for name in archive.namelist() if name.startswith("xl/worksheets/")]
+    assert not any(b"<f>" in xml or b"<f " in xml for xml in sheets)
+
+
+def test_bad_result_files_leave_out_those_shops_only(tmp_path, capsys) -> None:
+    from toolkit.cli import main
+
+    results = build_sweep(tmp_path, _ids("bad-pick", "no-runs", "cut-runs", "fine"))
+    (results / "bad-pick" / "pick.json").write_text('{"shop_id": "bad-pick", "pick')
+    (results / "no-runs" / "runs.parquet").unlink()
+    runs = results / "cut-runs" / "runs.parquet"
+    runs.write_bytes(runs.read_bytes()[:100])
+    assert main(["report", str(results)]) == 0
+    report_pdf = results / "report" / "report.pdf"
+    assert len(PdfReader(report_pdf).pages) == 2  # the portfolio and the one good shop
+    err = capsys.readouterr().err
+    for shop_id, words in (
+        ("bad-pick", "pick.json: cannot be read"),
+        ("no-runs", "runs.parquet: missing"),
+        ("cut-runs", "runs.parquet: cannot be read"),
+    ):
+        assert f"{shop_id}: unreadable: " in err and words in err
+    sheet = load_workbook(results / "report" / "summary.xlsx")["Shops"]
+    status = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert status == {"bad-pick": "unreadable", "no-runs": "unreadable", "cut-runs": "unreadable", "fine": "ok"}
+    assert "bad-pick" in PdfReader(report_pdf).pages[0].extract_text()  # named among shops without result
+
+
+def test_a_truncated_summary_is_rebuilt_from_the_shop_folders(tmp_path) -> None:
+    results = build_sweep(tmp_path, _ids("one", "two"))
+    (results / "summary.parquet").write_bytes((results / "summary.parquet").read_bytes()[:200])
+    paths = write_report(results)
+    assert paths.pages == 3
+    assert any("summary.parquet cannot be read" in note for note in paths.notes)
+
+
+def test_a_pick_changed_after_it_was_sealed_is_flagged_not_shown(tmp_path) -> None:
+    from toolkit.results import seal_results
+
+    results = build_sweep(tmp_path, _ids("edited", "kept"))
+    for shop_id in ("edited", "kept"):
+        seal_results(results / shop_id)
+    pick_path = results / "edited" / "pick.json"
+    pick = json.loads(pick_path.read_text())
+    pick["saving_usd_per_month"] = 1_000_000.0
+    pick_path.write_text(json.dumps(pick))
+    paths = write_report(results)
+    assert paths.pages == 2
+    [(shop_id, status, reason)] = paths.left_out
+    assert shop_id == "edited" and status == "tampered" and "pick.json" in reason
+    totals = {row[0]: row[1] for row in load_workbook(paths.xlsx)["Totals"].iter_rows(values_only=True)}
+    assert totals["Shops with results"] == 1
+
+
+def test_report_output_problems_are_one_line_and_leave_no_temporary_file(tmp_path, capsys, monkeypatch) -> None:
+    import errno
+
+    from matplotlib.figure import Figure
+
+    from toolkit.cli import main
+
+    results = build_sweep(tmp_path / "sweep", _ids("one"))
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert main(["report", str(results), "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a folder" in err
+
+    def disk_full(self, file, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    assert main(["report", str(results), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]

@@ -85,3 +85,36 @@ def test_constants_and_case_insensitive_headers_satisfy_required_columns():
     raw = pd.DataFrame({c.upper(): ["x"] for c in REQUIRED_COLUMNS if c not in ("shop_id", "gender")})
     found = cmap.source_columns(raw, source="c.csv")
     assert found["shop_id"] is None and found["height_cm"] == "HEIGHT_CM"
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"time_format": "%Q"}, "time_format '%Q' is not a usable format ('Q' is a bad directive"),
+        ({"time_format": "day-month-year"}, "has no %-directive"),
+        ({"time_format": ["%d"]}, "time_format is ['%d'], expected one of"),
+        ({"size_scale": {"numeric": {"start": "small", "stop": 56}}}, "size_scale: numeric start is 'small'"),
+        ({"size_scale": {"numeric": {"start": 0, "stop": 1e12, "step": 1}}}, "more than 500 sizes"),
+        ({"size_scale": {"numeric": {"start": 32, "stop": 56, "step": 0}}}, "step > 0"),
+        ({"shopper_id_from": "Customer"}, "shopper_id_from is 'Customer', expected 'row'"),
+        ({"shopper_id_from": "row", "columns": {"shopper_id": "C"}}, "both mapped and taken from the row"),
+        ({"quarantine_columns": "height_cm"}, "'quarantine_columns' must be a list"),
+    ],
+)
+def test_wrong_formats_and_scales_are_one_params_error_naming_the_field(data, words):
+    with pytest.raises(ParamsError) as caught:
+        ColumnMap.from_dict(data, source="m.yaml")
+    message = str(caught.value)
+    assert message.startswith("m.yaml: ") and words in message and "\n" not in message
+
+
+def test_a_file_without_shopper_ids_can_say_each_row_is_a_shopper():
+    cmap = ColumnMap.from_dict({"shopper_id_from": "row"}, source="survey.yaml")
+    raw = pd.DataFrame({c: ["x"] for c in REQUIRED_COLUMNS if c != "shopper_id"})
+    assert cmap.shopper_id_from_row and cmap.source_columns(raw, source="survey.csv")["shopper_id"] is None
+
+
+def test_two_columns_matching_a_name_only_by_case_are_an_error_naming_both():
+    raw = pd.DataFrame({c: ["x"] for c in REQUIRED_COLUMNS if c != "height_cm"} | {"Height_cm": [1], "HEIGHT_CM ": [2]})
+    with pytest.raises(DataError, match=r"columns \['Height_cm', 'HEIGHT_CM '\] both match 'height_cm'"):
+        ColumnMap.identity().source_columns(raw, source="client.csv")

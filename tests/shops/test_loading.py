@@ -75,3 +75,71 @@ def test_missing_file_folder_and_fake_parquet(tmp_path):
     fake.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="not a Parquet file"):
         read_table(fake)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_files_are_read_not_called_binary(tmp_path, encoding):
+    path = tmp_path / "export.csv"
+    path.write_bytes(ROWS.format(d="\t").encode(encoding))
+    frame = read_table(path)
+    assert list(frame.columns) == ["height_cm", "weight_kg", "city"]
+    assert list(frame["city"]) == ["Zürich", "Köln"]
+
+
+def test_latin1_after_the_first_64_kb_is_still_latin1(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"city,n\n" + b"Bern,1\n" * 12_000 + "Zürich,2\n".encode("latin-1"))
+    frame = read_table(path)
+    assert len(frame) == 12_001 and frame["city"].iloc[-1] == "Zürich"
+
+
+def test_rows_of_another_length_are_kept_in_place(tmp_path):
+    from toolkit.shops.loading import EXTRA_FIELDS
+
+    path = tmp_path / "ragged.csv"
+    path.write_text('a,b,c\n1,2,3\n4,5,6,7,8\n9,10\n"x\ny",11,12\n13,14,15\n')
+    frame = read_table(path)
+    assert list(frame["a"]) == ["1", "4", "9", "x\ny", "13"]  # every row, in file order
+    assert frame["c"].isna().tolist() == [False, False, True, False, False]  # the short row: empty cell
+    assert frame[EXTRA_FIELDS].tolist()[1] == "7,8" and frame[EXTRA_FIELDS].isna().sum() == 4
+
+
+def test_a_header_naming_a_column_twice_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("height_cm,weight_kg,height_cm \n170,65,171\n")
+    with pytest.raises(DataError, match=r"column 'height_cm' appears twice in the header \(columns 1 and 3\)"):
+        read_table(path)
+
+
+def test_a_pipe_is_read_whole(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    content = b"a,b\n" + b"1,2\n" * 40_000  # well over the 64 KB sample
+
+    def write() -> None:
+        with open(fifo, "wb") as writer:
+            writer.write(content)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    frame = read_table(fifo)
+    writer.join(timeout=10)
+    assert list(frame.columns) == ["a", "b"] and len(frame) == 40_000
+    assert not list(tmp_path.glob("enough-pipe-*"))
+
+
+def test_a_pipe_nothing_writes_to_and_a_device_are_refused(tmp_path, monkeypatch):
+    import os
+
+    from toolkit.shops import loading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(loading, "PIPE_WAIT_SECONDS", 0.2)
+    with pytest.raises(DataError, match="a pipe nothing wrote to within 0.2 s"):
+        read_table(fifo)
+    with pytest.raises(DataError, match="is a device or socket"):
+        read_table("/dev/null")

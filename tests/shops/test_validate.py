@@ -233,3 +233,47 @@ def test_slash_dates_are_read_with_one_order_per_column_and_ambiguity_is_an_erro
     ambiguous = european.assign(event_time=["03/04/2024", "05/06/2024", "01/02/2024"])
     with pytest.raises(DataError, match="ambig.*|eu.csv: column 'event_time'.*time_format"):
         validate(ambiguous, ColumnMap.identity(), source="eu.csv")
+
+
+def test_a_row_with_extra_fields_is_quarantined_not_the_whole_file(tmp_path):
+    path, expected = dirty_csv(tmp_path / "client.csv")
+    lines = path.read_text().splitlines()
+    lines[5] += ",surplus,cells"  # data row 5
+    path.write_text("\n".join(lines) + "\n")
+    result = validate(read_table(path), source=str(path))
+    found = dict(zip(result.quarantine["source_row"], result.quarantine["reason"]))
+    assert found == {**expected, 5: "extra_fields"}
+    assert result.rows_read == result.rows_clean + result.rows_quarantined == 40 + len(DIRTY) + 1
+    row = result.quarantine[result.quarantine["source_row"] == 5].iloc[0]
+    assert row["(extra fields)"] == "surplus,cells" and row["shopper_id"] == "s4"
+
+
+def test_a_file_without_shopper_ids_can_count_each_row_as_a_shopper(tmp_path):
+    columns = [c for c in REQUIRED_COLUMNS if c != "shopper_id"]
+    rows = [[v for c, v in zip(REQUIRED_COLUMNS, GOOD) if c != "shopper_id"] for _ in range(3)]
+    rows[1][1] = "2024-03-05 10:00"
+    rows[2][1] = "2024-03-06 10:00"
+    path = tmp_path / "survey.csv"
+    path.write_text("\n".join(",".join(r) for r in [columns, *rows]) + "\n")
+    with pytest.raises(DataError, match="column 'shopper_id' missing"):
+        validate(read_table(path), source=str(path))
+    cmap = tmp_path / "survey.yaml"
+    cmap.write_text("shopper_id_from: row\n")
+    result = validate(read_table(path), ColumnMap.load(cmap), source=str(path))
+    assert result.shopper_id_from_row and result.rows_clean == 3
+    assert result.clean["shopper_id"].nunique() == 3
+    assert "each row is counted as its own shopper" in result.summary_table()
+    assert load_shop(path, column_map=cmap).shopper_id_from_row
+    assert not load_shop(dirty_csv(tmp_path / "with-ids.csv")[0]).shopper_id_from_row
+
+
+def test_the_quarantine_keeps_only_the_columns_asked_for(tmp_path):
+    path, expected = dirty_csv(tmp_path / "client.csv")
+    result = validate_file(path, out_dir=tmp_path / "out", quarantine_columns=["height_cm", "Weight_KG"])
+    stored = pd.read_parquet(tmp_path / "out" / "quarantine.parquet")
+    assert list(stored.columns) == ["height_cm", "weight_kg", "reason", "source_row"]
+    assert len(stored) == result.rows_quarantined == len(expected)
+    cmap = ColumnMap.from_dict({"columns": {"height_cm": "height_cm"}, "quarantine_columns": []}, source="m.yaml")
+    assert list(validate(read_table(path), cmap, source=str(path)).quarantine.columns) == ["reason", "source_row"]
+    with pytest.raises(ParamsError, match=r"quarantine columns \['email'\] not in the file"):
+        validate(read_table(path), source=str(path), quarantine_columns=["email"])

@@ -22,12 +22,13 @@ import psutil
 import pytest
 
 from tests.tiny_shops import tiny_shop
-from toolkit.errors import ParamsError, SweepError
+from toolkit.errors import OutputError, ParamsError, SweepError
+from toolkit.results import PICK_FILE, SEAL_FILE, shop_folder_name
 from toolkit.sweep.kernels import available_cores
 from toolkit.sweep.many_shops import run_sweep
 from toolkit.sweep.spec import DEFAULT_NOTEBOOK, SweepSpec, plan_shops
 from toolkit.results import MEASURED_SUMMARY_COLUMNS
-from toolkit.sweep.state import MARKER_FILE, RUN_COLUMNS, is_complete, params_hash
+from toolkit.sweep.state import MARKER_FILE, RUN_COLUMNS, ShopRun, is_complete, params_hash
 
 ENOUGH = Path(sys.executable).parent / "enough"
 GOOD = {"shop-a": 300, "shop-b": 360, "shop-c": 420}
@@ -154,14 +155,16 @@ def test_a_killed_sweep_resumed_equals_an_uninterrupted_one(workspace: Path, uni
     )
 
 
-def test_changed_data_reruns_that_shop_only(workspace: Path, uninterrupted) -> None:
+def test_changed_data_or_damaged_results_rerun_those_shops_only(workspace: Path, uninterrupted) -> None:
     spec = SweepSpec.load(_write_sweep(workspace / "whole.yaml", "out-whole"))
     tiny_shop(GOOD["shop-b"], seed=42, shop_id="shop-b").to_parquet(workspace / "shops" / "shop-b.parquet")
+    (uninterrupted.output_dir / "shop-a" / PICK_FILE).write_text('{"shop_id": "shop-a", "pi')  # corrupted
     result = run_sweep(spec, progress=False)
     skipped = {o.shop_id for o in result.skipped}
-    assert skipped == {"shop-a", "shop-c"}
+    assert skipped == {"shop-c"}
     assert {o.shop_id for o in result.failed} == {"shop-bad"}
-    assert result.summary.set_index("shop_id").loc["shop-b", "status"] == "ok"
+    assert list(result.summary.set_index("shop_id").loc[["shop-a", "shop-b"], "status"]) == ["ok", "ok"]
+    assert json.loads((uninterrupted.output_dir / "shop-a" / PICK_FILE).read_text())["shop_id"] == "shop-a"
 
 
 def test_changed_parameters_make_every_shop_incomplete(workspace: Path, uninterrupted) -> None:
@@ -176,17 +179,22 @@ def test_changed_parameters_make_every_shop_incomplete(workspace: Path, uninterr
 # -- kernels: threads, working directory, transport; crashes and lost workers -------------------
 PROBE = textwrap.dedent(
     """
-    import json, os, ipykernel
+    import json, os, threading, ipykernel
     from pathlib import Path
-    folder = Path(output_dir) / shop_id
+    folder = Path(os.environ["ENOUGH_SHOP_DIR"])
     if shop_id == "crash":
         os._exit(1)
     if shop_id == "lose-worker":
         os.kill(os.getppid(), 9)  # the Dask worker that started this kernel
+    if shop_id == "hang":
+        threading.Event().wait()  # a cell that never returns
     names = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]
     probe = {"env": {n: os.environ.get(n) for n in names}, "cwd": os.getcwd(),
              "transport": json.loads(ipykernel.get_connection_info())["transport"]}
     (folder / "probe.json").write_text(json.dumps(probe))
+    import shutil
+    shutil.copy(data_path, folder / "runs.parquet")  # the contract: the tables (any Parquet will do), then the pick
+    shutil.copy(data_path, folder / "fractions.parquet")
     (folder / "pick.json").write_text(json.dumps({"shop_id": shop_id, "picked_fraction": 1.0, "reduced": False}))
     """
 )
@@ -202,28 +210,36 @@ def _probe_notebook(path: Path) -> Path:
     return path
 
 
-def test_kernels_get_thread_counts_cwd_and_ipc_and_crashes_stay_local(tmp_path: Path) -> None:
+def test_kernels_get_thread_counts_cwd_and_ipc_and_crashes_and_hangs_stay_local(tmp_path: Path) -> None:
     data = tmp_path / "shop.parquet"
     tiny_shop(50).to_parquet(data)
     _probe_notebook(tmp_path / "probe.ipynb")
-    shops = [{"path": "shop.parquet", "shop_id": name} for name in ("one", "two", "crash", "lose-worker")]
+    good = ("one", "two {x} ../..")  # braces: papermill formats paths; slashes: never a folder of their own
+    shops = [{"path": "shop.parquet", "shop_id": name} for name in (*good, "crash", "lose-worker", "hang")]
     spec = SweepSpec.from_dict(
-        {"name": "probe", "shops": shops, "output_dir": "out", "workers": 2, "notebook": "probe.ipynb"},
+        {"name": "probe", "shops": shops, "output_dir": "out {y}", "workers": 2, "notebook": "probe.ipynb",
+         "shop_timeout_s": 4},
         base_dir=tmp_path,
     )
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         result = run_sweep(spec, progress=False)
     status = result.summary.set_index("shop_id")
-    assert list(status.loc[["one", "two"], "status"]) == ["ok", "ok"]
+    assert list(status.loc[list(good), "status"]) == ["ok", "ok"]
     assert status.loc["crash", "status"] == "failed" and "DeadKernelError" in status.loc["crash", "error"]
     assert Path(status.loc["crash", "notebook_path"]).is_file()
     assert status.loc["lose-worker", "status"] == "failed" and "worker lost" in status.loc["lose-worker", "error"]
+    assert status.loc["hang", "status"] == "timed_out" and "shop_timeout_s" in status.loc["hang", "error"]
+    assert {o.shop_id for o in result.failed} == {"crash", "lose-worker", "hang"}
     expected = str(max(1, available_cores() // 2))
-    for shop_id in ("one", "two"):
-        probe = json.loads((tmp_path / "out" / shop_id / "probe.json").read_text())
+    for shop_id in good:
+        folder = tmp_path / "out {y}" / shop_folder_name(shop_id)
+        probe = json.loads((folder / "probe.json").read_text())
         assert set(probe["env"].values()) == {expected}
-        assert probe["cwd"] == str(tmp_path / "out" / shop_id)
+        assert probe["cwd"] == str(folder)
         assert probe["transport"] == ("ipc" if os.name == "posix" else "tcp")
+    assert sorted(p.name for p in (tmp_path / "out {y}").iterdir()) == sorted(
+        [".sweep.lock", "summary.parquet", *(shop_folder_name(s) for s in status.index)]
+    )
 
 
 # -- the sweep file ----------------------------------------------------------------------------
@@ -265,3 +281,92 @@ def test_relative_paths_resolve_against_the_sweep_file(tmp_path: Path, monkeypat
     data = {"data_dir": "shops", "output_dir": "out", "parameters": {"pricing_path": "params/p.yaml"}}
     spec = SweepSpec.from_dict(data, base_dir=tmp_path)
     assert spec.parameters["pricing_path"] == str(tmp_path / "params" / "p.yaml")
+
+
+# -- hardening: hostile shop ids, damaged results, timeouts, unwritable output ------------------
+def test_any_shop_id_gets_its_own_folder_inside_output_dir(tmp_path: Path) -> None:
+    tiny_shop(50).to_parquet(tmp_path / "s.parquet")
+    ids = ["../x", "/abs/path", "{x}", "a b", "a&b", "..", "shop-01-alpine"]
+    spec = SweepSpec.from_dict(
+        {"shops": [{"path": "s.parquet", "shop_id": shop_id} for shop_id in ids], "output_dir": "out"},
+        base_dir=tmp_path,
+    )
+    runs = plan_shops(spec)
+    assert sorted(run.shop_id for run in runs) == sorted(ids)
+    assert all(run.shop_dir.parent == tmp_path / "out" for run in runs)
+    assert len({run.shop_dir for run in runs}) == len(ids)
+    assert next(run for run in runs if run.shop_id == "shop-01-alpine").shop_dir.name == "shop-01-alpine"
+
+
+def _complete_by_hand(tmp_path: Path) -> ShopRun:
+    """A shop folder as a successful run leaves it: results, seal, marker."""
+    from toolkit.results import write_json, write_parquet
+    from toolkit.sweep.state import record_complete
+
+    (tmp_path / "probe.ipynb").write_text("{}")
+    tiny_shop(50).to_parquet(tmp_path / "s.parquet")
+    run = ShopRun("s", tmp_path / "s.parquet", None, tmp_path / "out" / "s", tmp_path / "probe.ipynb", {})
+    write_parquet(pd.DataFrame({"fraction": [1.0]}), run.shop_dir / "runs.parquet")
+    write_parquet(pd.DataFrame({"fraction": [1.0]}), run.shop_dir / "fractions.parquet")
+    write_json({"shop_id": "s", "picked_fraction": 1.0, "reduced": False}, run.shop_dir / PICK_FILE)
+    record_complete(run, params_hash(run), 1.0)
+    return run
+
+
+def test_edited_results_are_not_current_and_a_failed_rerun_leaves_no_stale_pick(tmp_path: Path) -> None:
+    from toolkit.sweep.state import build_summary, clear_shop, record_failure
+
+    run = _complete_by_hand(tmp_path)
+    digest = params_hash(run)
+    assert (run.shop_dir / SEAL_FILE).is_file() and is_complete(run, digest)
+    pick = run.shop_dir / PICK_FILE
+    pick.write_text(pick.read_text().replace("false", "true"))  # edited by hand, still valid JSON
+    assert not is_complete(run, digest)  # the next sweep reruns it
+    row = build_summary([run], {"s": digest}).iloc[0]
+    assert row["status"] == "tampered" and "pick.json" in row["error"]
+    (run.shop_dir / ".fraction_sweep.partial.ipynb").write_text("{")  # left by a run killed mid-write
+    clear_shop(run)
+    assert not list(run.shop_dir.glob(".*")) and not pick.exists()
+    _complete_by_hand(tmp_path)  # complete again, then a rerun that fails:
+    record_failure(run, digest, "DataError: the rerun failed", 2.0)
+    assert not pick.exists() and not (run.shop_dir / SEAL_FILE).exists()
+    assert build_summary([run], {"s": digest}).iloc[0]["status"] == "failed"
+
+
+def test_shop_timeout_is_checked_and_an_output_dir_that_is_a_file_is_refused_first(tmp_path: Path, capsys) -> None:
+    from toolkit.cli import main
+
+    tiny_shop(50).to_parquet(tmp_path / "s.parquet")
+    for wrong in ("soon", 0, -5, True):
+        with pytest.raises(ParamsError, match="'shop_timeout_s' expected a number of seconds > 0"):
+            SweepSpec.from_dict({"shops": ["s.parquet"], "output_dir": "out", "shop_timeout_s": wrong}, base_dir=tmp_path)
+    (tmp_path / "taken").write_text("x")
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("shops: [s.parquet]\noutput_dir: taken\n")
+    with pytest.raises(OutputError, match="key 'output_dir'.*taken is a file, not a folder"):
+        run_sweep(SweepSpec.load(sweep), progress=False)
+    assert main(["sweep", str(sweep), "--shop-timeout", "30", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("enough: error: ") and "is a file, not a folder" in err
+
+
+def test_a_full_disk_fails_the_shop_in_one_line_without_a_truncated_notebook(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from papermill.iorw import LocalHandler
+
+    from toolkit.sweep.many_shops import run_shop_notebook
+
+    def disk_full(self, buf, path):
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(buf[:10])  # what a full disk leaves: the start of the file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalHandler, "write", disk_full)
+    tiny_shop(50).to_parquet(tmp_path / "s.parquet")
+    notebook = _probe_notebook(tmp_path / "probe.ipynb")
+    parameters = {"data_path": str(tmp_path / "s.parquet"), "shop_id": "s", "column_map": None, "output_dir": str(tmp_path)}
+    run = ShopRun("s", tmp_path / "s.parquet", None, tmp_path / "out" / "s", notebook, parameters)
+    outcome = run_shop_notebook(run)
+    assert outcome.status == "failed" and "No space left on device" in outcome.error and "\n" not in outcome.error
+    assert sorted(p.name for p in run.shop_dir.iterdir()) == ["failed.json", "run.log"]  # no notebook, half or whole

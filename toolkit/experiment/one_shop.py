@@ -50,6 +50,10 @@ from toolkit.results import (
     PICK_FILE,
     RUNS_FILE,
     SEGMENTS_FILE,
+    clear_results,
+    prepare_output_dir,
+    seal_results,
+    shop_folder_name,
     write_atomically,
     write_json,
     write_parquet,
@@ -318,10 +322,14 @@ def write_results(
     pick: Pick,
     config: ExperimentConfig,
 ) -> Path:
-    """Write the results contract under ``output_dir/<shop_id>/``; pick.json last. Returns the folder."""
-    folder = Path(output_dir) / shop.shop_id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / PICK_FILE).unlink(missing_ok=True)
+    """Write the results contract under ``output_dir/<shop folder>/``; pick.json last. Returns the folder.
+
+    The folder is :func:`~toolkit.results.shop_folder_name` of the shop id: whatever the client's
+    shop id holds, nothing is written outside ``output_dir``.
+    """
+    folder = Path(output_dir) / shop_folder_name(shop.shop_id)
+    prepare_output_dir(folder, what="results folder")
+    clear_results(folder)
     write_parquet(shop.quarantine, folder / "quarantine.parquet")
     write_parquet(result.runs, folder / RUNS_FILE)
     write_parquet(result.fractions, folder / FRACTIONS_FILE)
@@ -330,6 +338,7 @@ def write_results(
     document = pick_document(shop, split, result, pick, config)
     _save_chart(result.fractions, document, folder / "drift_cost.png")
     write_json(document, folder / PICK_FILE)
+    seal_results(folder)
     return folder
 
 

@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from toolkit.errors import ParamsError
+from toolkit.params_files import read_yaml_file
 from toolkit.resources import package_file
 
 __all__ = [
@@ -134,10 +134,7 @@ class Pricing:
         file = Path(path) if path is not None else DEFAULT_PRICING_PATH
         if not file.is_file():
             raise ParamsError(f"pricing file {file}: not found (expected a YAML file like params/pricing.yaml)")
-        try:
-            document = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise ParamsError(f"pricing file {file}: not valid YAML ({error})") from error
+        document = read_yaml_file(file, what="pricing file")
         return cls.from_dict(document, source_name=str(file))
 
     @classmethod

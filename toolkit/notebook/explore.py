@@ -27,7 +27,7 @@ from toolkit.report import charts
 from toolkit.report.findings import pick_rule
 from toolkit.report.pdf import read_summary
 from toolkit.resources import project_root
-from toolkit.results import PICK_FILE, ShopResults, read_shop_results
+from toolkit.results import PICK_FILE, ShopResults, read_shop_results, shop_folder_name
 
 __all__ = [
     "Note",
@@ -94,7 +94,7 @@ def load_shop_results(results_dir: str | Path, shop_id: str | None = None) -> Sh
         if ok.empty:
             raise DataError(f"{results_dir}: no shop has complete results (expected <shop_id>/{PICK_FILE})")
         shop_id = str(ok["shop_id"].iloc[0])
-    return read_shop_results(results_dir / shop_id)
+    return read_shop_results(results_dir / shop_folder_name(shop_id))
 
 
 def repick(shop: ShopResults, **changes: Any) -> dict[str, Any]:
@@ -259,7 +259,7 @@ class ShopView:
             return self._nothing
         if not path:
             name = (
-                f"{self.shop.shop_id}_tolerance-{self.rule.tolerance * 100:.1f}pt"
+                f"{shop_folder_name(self.shop.shop_id)}_tolerance-{self.rule.tolerance * 100:.1f}pt"
                 f"_confidence-{self.rule.confidence * 100:.0f}.png"
             )
             path = self.results_dir / "explore" / name

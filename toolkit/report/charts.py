@@ -38,6 +38,7 @@ from toolkit.report.findings import (
     pick_rule,
     pick_sentence,
     pick_verdict,
+    portfolio_headline,
     points,
     row_count,
     shop_finding,
@@ -332,17 +333,7 @@ def portfolio_chart(summary: pd.DataFrame, *, assumptions: str = "", money_lines
             va="top", fontsize=8.5, color="#444444",
         )
 
-    if len(ok) == 0:
-        title = "No shop has results yet"
-    elif counts["reduced"] and saving > 0:
-        title = (
-            f"{counts['reduced']} of {len(ok)} shops can train on less data: {money(saving * 12)} "
-            f"per year saved ({money(saving)} per month)"
-        )
-    elif counts["reduced"]:
-        title = f"{counts['reduced']} of {len(ok)} shops can train on less data, at no measurable saving"
-    else:
-        title = "No shop can train on less data without changing too many recommendations"
+    title = portfolio_headline(len(ok), counts["reduced"], saving)
     figure.suptitle(title, x=0.02, y=0.975, ha="left", fontsize=14, fontweight="bold")
     verdict_words = [f"{counts['reduced']} of {len(ok)} shops can train on less data", f"{counts['full']} need all their data"]
     if counts["indeterminate"]:

@@ -24,6 +24,7 @@ __all__ = [
     "pick_rule",
     "pick_sentence",
     "pick_verdict",
+    "portfolio_headline",
     "points",
     "row_count",
     "shop_finding",
@@ -145,6 +146,24 @@ def shop_finding(pick: Mapping[str, Any]) -> str:
     if pick.get("gap") is None:
         return f"{shop}: needs all of its data — no smaller size tried passes every check"
     return f"{shop}: needs all of its data — every smaller size tried changes too many recommendations"
+
+
+def portfolio_headline(shops: int, reduced: int, saving_per_month: float) -> str:
+    """The portfolio's title: what the shops with results could save, in line with the counts below it
+    (``reduced`` of ``shops`` can train on less data)."""
+    if shops == 0:
+        return "No shop has results yet"
+    if reduced == 0:
+        return "No shop can train on less data without changing too many recommendations"
+    if saving_per_month > 0:
+        return (
+            f"{reduced} of {shops} shop{'s' if shops != 1 else ''} can train on less data: "
+            f"{money(saving_per_month * 12)} per year saved ({money(saving_per_month)} per month)"
+        )
+    return (
+        f"{reduced} of {shops} shop{'s' if shops != 1 else ''} can train on less data, "
+        "but at these prices it saves no money"
+    )
 
 
 def assumptions_text(pick: Mapping[str, Any]) -> str:

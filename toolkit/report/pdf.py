@@ -6,18 +6,21 @@
 * ``report.pdf``: page 1 the portfolio (monthly training cost today against at the recommended data
   size per shop, totals per month and per year, shops that could not be reduced, failed shops named);
   then one page per shop with results, in the portfolio's order (largest saving first);
-* ``portfolio.png`` and ``shop_<shop_id>.png``: the same pages as pictures;
+* ``portfolio.png`` and ``shop_<shop folder name>.png``: the same pages as pictures;
 * ``summary.xlsx``: one row per shop (money as $#,##0.00, rates as 0.0%), and the sheets "Totals"
   and "Assumptions" (machine prices with their source and date, billing, cadence, tolerance,
   confidence, segment tolerance, when the report was made).
 
 Reports show aggregates only: no column or text names a shopper, and groups of shoppers smaller than
 ``min_segment_size`` are not shown.
+
+One bad shop never stops the report: a shop whose result files are missing, do not parse, or differ
+from the seal written when they were completed is left out of the pages and totals, and listed with
+its reason (the portfolio's footer, the spreadsheet, :attr:`ReportPaths.left_out`).
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -29,14 +32,20 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from toolkit.report import charts, findings
-from toolkit.errors import DataError
+from toolkit.errors import DataError, ToolkitError
 from toolkit.results import (
     PICK_FILE,
     RUNS_FILE,
     SEGMENTS_FILE,
     ShopResults,
+    atomic_file,
+    prepare_output_dir,
     read_shop_results,
+    shop_folder_name,
+    shop_id_of_folder,
     summary_columns,
+    verify_shop_results,
+    write_atomically,
 )
 from toolkit.experiment.pricing import batch_bill
 from toolkit.report.spreadsheet import write_spreadsheet
@@ -57,6 +66,10 @@ class ReportPaths:
     xlsx: Path
     pngs: tuple[Path, ...]
     pages: int
+    #: shops with no page, each ``(shop_id, status, reason)``
+    left_out: tuple[tuple[str, str, str], ...] = ()
+    #: what the report had to work around (e.g. an unreadable summary.parquet), one line each
+    notes: tuple[str, ...] = ()
 
 
 def write_report(
@@ -65,75 +78,104 @@ def write_report(
     """Write the finance report of the sweep in ``results_dir`` (see the module docstring)."""
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir / REPORT_FOLDER
-    summary = read_summary(results_dir)
+    summary = read_summary(results_dir)  # shops whose files fail their checks are no longer "ok"
+    prepare_output_dir(out_dir, what="report folder")
     shops = {
-        shop_id: read_shop_results(results_dir / shop_id)
+        shop_id: read_shop_results(results_dir / shop_folder_name(shop_id))
         for shop_id in summary.loc[summary["status"] == "ok", "shop_id"]
     }
     order = _portfolio_order(summary)
     picks = [shops[shop_id].pick for shop_id in order if shop_id in shops]
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     pdf_path = out_dir / "report.pdf"
     pngs: list[Path] = []
     pages = 0
     metadata = {"Title": f"Training data report: {results_dir.name}", "Creator": "enough report"}
-    with PdfPages(pdf_path, metadata=metadata) as pdf:
+    with atomic_file(pdf_path) as file, PdfPages(file, metadata=metadata) as pdf:
         figure = charts.portfolio_chart(
             summary, assumptions=portfolio_assumptions(picks), money_lines=portfolio_money_lines(picks)
         )
         pngs.append(_save(figure, pdf, out_dir / "portfolio.png"))
         pages += 1
         for shop_id in order:
-            if shop_id not in shops:
+            try:
+                figure = shop_page(shops[shop_id], min_segment_size=min_segment_size)
+            except (ToolkitError, LookupError, TypeError, ValueError) as err:  # a pick.json of another shape
+                _mark(summary, shop_id, "unreadable", f"cannot be drawn ({type(err).__name__}: {err})")
                 continue
-            figure = shop_page(shops[shop_id], min_segment_size=min_segment_size)
-            pngs.append(_save(figure, pdf, out_dir / f"shop_{_file_name(shop_id)}.png"))
+            pngs.append(_save(figure, pdf, out_dir / f"shop_{shop_folder_name(shop_id)}.png"))
             pages += 1
     xlsx_path = write_spreadsheet(
         summary, picks, out_dir / "summary.xlsx", min_segment_size=min_segment_size
     )
-    return ReportPaths(out_dir, pdf_path, xlsx_path, tuple(pngs), pages)
+    left_out = summary.loc[summary["status"] != "ok", ["shop_id", "status", "error"]].fillna("")
+    return ReportPaths(
+        out_dir, pdf_path, xlsx_path, tuple(pngs), pages,
+        left_out=tuple(tuple(map(str, row)) for row in left_out.itertuples(index=False)),
+        notes=tuple(summary.attrs.get("notes", ())),
+    )
 
 
 def read_summary(results_dir: str | Path) -> pd.DataFrame:
     """The sweep's one-row-per-shop table.
 
-    From ``summary.parquet`` when the sweep wrote it; otherwise built from the shop folders that
-    hold complete results (``pick.json``), with folders the experiment started but never finished
-    listed as ``incomplete``. A shop the summary calls ``ok`` whose folder lacks pick.json is shown as
-    ``incomplete`` too: nothing half-written is read as a result.
+    From ``summary.parquet`` when the sweep wrote it (and it can be read); otherwise built from the
+    shop folders that hold complete results (``pick.json``), with folders the experiment started but
+    never finished listed as ``incomplete``. Every shop the summary calls ``ok`` is checked
+    (:func:`~toolkit.results.verify_shop_results`): without pick.json it becomes ``incomplete``, with
+    a file that does not parse ``unreadable``, with a file changed since it was sealed ``tampered``
+    — the reason in ``error``: nothing half-written or altered is read as a result.
+    ``summary.attrs["notes"]`` says what was worked around.
     """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise DataError(f"{results_dir}: no such results folder (expected a sweep's output folder)")
     path = results_dir / SUMMARY_FILE
+    notes = []
+    summary = None
     if path.is_file():
-        summary = pd.read_parquet(path)
-        missing = {"shop_id", "status"} - set(summary.columns)
-        if missing:
-            raise DataError(f"{path}: column(s) {sorted(missing)} missing (expected one row per shop)")
-    else:
+        try:
+            summary = pd.read_parquet(path)
+        except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a truncated file
+            notes.append(f"{path} cannot be read ({type(err).__name__}); the report is built from the shop folders")
+    if summary is not None and not {"shop_id", "status"} <= set(summary.columns):
+        notes.append(f"{path} has no shop_id and status columns; the report is built from the shop folders")
+        summary = None
+    if summary is None:
         summary = _summary_from_folders(results_dir)
     summary = summary.copy()
     summary["shop_id"] = summary["shop_id"].astype(str)
-    unfinished = (summary["status"] == "ok") & ~summary["shop_id"].map(
-        lambda shop_id: (results_dir / shop_id / PICK_FILE).is_file()
-    )
-    summary.loc[unfinished, "status"] = "incomplete"
+    if "error" not in summary:
+        summary["error"] = None
+    for shop_id in summary.loc[summary["status"] == "ok", "shop_id"]:
+        problem = verify_shop_results(results_dir / shop_folder_name(shop_id))
+        if problem is not None:
+            _mark(summary, shop_id, problem.status, problem.reason)
+    summary.attrs["notes"] = notes
     return summary
+
+
+def _mark(summary: pd.DataFrame, shop_id: str, status: str, reason: str) -> None:
+    """Take a shop out of the results: its status and the reason, in its summary row."""
+    row = summary["shop_id"] == shop_id
+    summary.loc[row, "status"] = status
+    summary.loc[row, "error"] = reason
 
 
 def _summary_from_folders(results_dir: Path) -> pd.DataFrame:
     rows = []
     for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         if (folder / PICK_FILE).is_file():
-            rows.append(_summary_row(read_shop_results(folder)))
+            problem = verify_shop_results(folder)
+            if problem is None:
+                rows.append(_summary_row(read_shop_results(folder)))
+            else:
+                rows.append({"shop_id": shop_id_of_folder(folder.name), "status": problem.status, "error": problem.reason})
         elif (folder / RUNS_FILE).exists() or (folder / SEGMENTS_FILE).exists() or any(
             folder.glob("*.ipynb")
         ):
             rows.append(
-                {"shop_id": folder.name, "status": "incomplete",
+                {"shop_id": shop_id_of_folder(folder.name), "status": "incomplete",
                  "error": f"{folder / PICK_FILE} missing: the experiment did not finish"}
             )
     if not any(row["status"] == "ok" for row in rows):
@@ -289,9 +331,4 @@ def _said_once(picks: list[dict[str, Any]], key: str, words: Any) -> str:
 
 def _save(figure: Figure, pdf: PdfPages, png: Path) -> Path:
     pdf.savefig(figure)
-    figure.savefig(png, dpi=PNG_DPI)
-    return png
-
-
-def _file_name(shop_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", shop_id) or "shop"
+    return write_atomically(png, lambda file: figure.savefig(file, format="png", dpi=PNG_DPI))

@@ -4,7 +4,8 @@ Sheet "Shops" holds the sweep summary's values unchanged (so the spreadsheet and
 cell for cell), with readable titles, money as ``$#,##0.00``, rates as ``0.0%``, a frozen header and
 the shop column, filters, and widths that fit. Sheet "Totals" sums the shops with results; sheet
 "Assumptions" says what the numbers rest on. No column names a shopper: any summary column that
-mentions one is left out.
+mentions one is left out. Every cell is a value, never a formula: a text such as a shop id
+``=HYPERLINK(...)`` is stored as text, so opening the file runs nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+
+from toolkit.results import write_atomically
 
 __all__ = ["COLUMNS", "MONEY_FORMAT", "PERCENT_FORMAT", "shop_columns", "write_spreadsheet"]
 
@@ -82,9 +85,17 @@ def write_spreadsheet(
     _write_shops(shops, summary)
     _write_totals(workbook.create_sheet("Totals"), summary)
     _write_assumptions(workbook.create_sheet("Assumptions"), picks, min_segment_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
-    return path
+    _values_only(workbook)
+    return write_atomically(path, workbook.save)
+
+
+def _values_only(workbook: Workbook) -> None:
+    """Store every text as text: openpyxl would make a text starting with '=' a live formula."""
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
 
 
 def _write_shops(sheet: Worksheet, summary: pd.DataFrame) -> None:

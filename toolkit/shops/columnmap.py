@@ -10,6 +10,7 @@ A column map is a small YAML file in ``params/column_maps/``. Every key is optio
     constants:          # canonical column -> one value for every row
       gender: female
     shop_id_from: Store # take shop_id from this client column (a file holding several shops)
+    shopper_id_from: row  # no shopper ids (a survey, an anonymised export): each row is its own shopper
     units: {height: in, weight: lb}          # height cm|in, weight kg|lb
     time_format: auto   # auto | unix_s | unix_ms | a strftime format such as "%d.%m.%Y %H:%M"
     size_scale: letters # letters | [XS, S, M, ...] | {numeric: {start: 32, stop: 56, step: 2}}
@@ -20,6 +21,7 @@ A column map is a small YAML file in ``params/column_maps/``. Every key is optio
       returned_other: [other, changed mind]
     genders: {female: [f, w], male: [m]}
     ranges: {height_cm: [120, 220], weight_kg: [30, 250], age: [13, 100]}
+    quarantine_columns: [height_cm, weight_kg, size]  # the only columns kept in the quarantine file
 
 Unknown keys anywhere are a :class:`~toolkit.errors.ParamsError` naming them and the allowed ones.
 The canonical names and words themselves are always understood, so a map lists only differences.
@@ -34,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from toolkit.errors import DataError, ParamsError
+from toolkit.params_files import read_yaml_file
 from toolkit.shops.schema import CANONICAL_COLUMNS, GENDERS, OUTCOMES, REQUIRED_COLUMNS, SizeScale
 
 __all__ = ["DEFAULT_RANGES", "ColumnMap"]
@@ -78,13 +80,18 @@ _KEYS = (
     "columns",
     "constants",
     "shop_id_from",
+    "shopper_id_from",
     "units",
     "time_format",
     "size_scale",
     "outcomes",
     "genders",
     "ranges",
+    "quarantine_columns",
 )
+
+#: The one value of ``shopper_id_from``: every row is a shopper of its own.
+SHOPPER_PER_ROW = "row"
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,10 @@ class ColumnMap:
     outcomes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     genders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_RANGES))
+    #: the file has no shopper ids: each row is its own shopper (``shopper_id_from: row``)
+    shopper_id_from_row: bool = False
+    #: the columns the quarantine file keeps (client or canonical names); None: every column
+    quarantine_columns: tuple[str, ...] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -112,18 +123,7 @@ class ColumnMap:
     def load(cls, path: str | os.PathLike[str]) -> ColumnMap:
         """Read a column-map YAML file; ParamsError naming the file for any wrong or unknown key."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError as err:
-            raise ParamsError(f"{path}: column map not found, expected a YAML file") from err
-        except OSError as err:
-            raise ParamsError(f"{path}: column map cannot be read ({err.strerror or err})") from err
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            where = getattr(err, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where is not None else ""
-            raise ParamsError(f"{path}: not valid YAML{line}, expected a column map mapping") from err
+        data = read_yaml_file(path, what="column map")
         return cls.from_dict(data or {}, source=str(path))
 
     @classmethod
@@ -143,8 +143,9 @@ class ColumnMap:
         both = sorted(set(columns) & set(constants))
         if both:
             raise ParamsError(f"{source}: {both} both mapped in 'columns' and fixed in 'constants'; give one")
+        from_row = _shopper_per_row(source, data.get("shopper_id_from"), columns, constants)
         units = _units(source, data.get("units"))
-        time_format = str(data.get("time_format") or "auto")
+        time_format = _time_format(source, data.get("time_format"))
         scale = None if data.get("size_scale") is None else _scale(source, data["size_scale"])
         outcomes = _words(source, "outcomes", data.get("outcomes"), OUTCOMES)
         genders = _words(source, "genders", data.get("genders"), GENDERS)
@@ -161,6 +162,8 @@ class ColumnMap:
             outcomes=outcomes,
             genders=genders,
             ranges=ranges,
+            shopper_id_from_row=from_row,
+            quarantine_columns=_names(source, "quarantine_columns", data.get("quarantine_columns")),
         )
 
     # -- use ----------------------------------------------------------------------------------
@@ -178,14 +181,13 @@ class ColumnMap:
         A required column that is neither mapped, nor present under its own name, nor a constant
         raises :class:`DataError` naming the data file, the column and what was expected.
         """
-        by_folded = {_fold(name): name for name in raw.columns}
         found: dict[str, str | None] = {}
         for column in CANONICAL_COLUMNS:
-            if column in self.constants:
+            if column in self.constants or (column == "shopper_id" and self.shopper_id_from_row):
                 found[column] = None
                 continue
             wanted = self.columns.get(column, column)
-            name = wanted if wanted in raw.columns else by_folded.get(_fold(wanted))
+            name = self.raw_column(raw, wanted, source=source)
             if name is None and column in self.columns:
                 raise DataError(
                     f"{source}: column '{wanted}' missing (mapped to {column} in {self.source}); "
@@ -199,6 +201,19 @@ class ColumnMap:
                 )
             found[column] = name
         return found
+
+    def raw_column(self, raw: pd.DataFrame, wanted: str, *, source: str) -> str | None:
+        """The raw column named ``wanted``: exactly, else ignoring case and surrounding spaces
+        (None: absent; DataError when two columns match the second way and neither exactly)."""
+        if wanted in raw.columns:
+            return wanted
+        matches = [name for name in raw.columns if _fold(name) == _fold(wanted)]
+        if len(matches) > 1:
+            raise DataError(
+                f"{source}: columns {list(map(str, matches))} both match '{wanted}' ({self.source}), "
+                "expected one column of that name"
+            )
+        return matches[0] if matches else None
 
 
 def _fold(name: object) -> str:
@@ -221,6 +236,52 @@ def _mapping(source: str, key: str, value: Any, allowed: tuple[str, ...]) -> Map
     return value
 
 
+def _shopper_per_row(
+    source: str, value: Any, columns: Mapping[str, str], constants: Mapping[str, Any]
+) -> bool:
+    if value is None:
+        return False
+    if str(value).strip().lower() != SHOPPER_PER_ROW:
+        raise ParamsError(
+            f"{source}: shopper_id_from is {value!r}, expected '{SHOPPER_PER_ROW}' (each row its own shopper); "
+            "map a shopper id column under 'columns' instead"
+        )
+    if "shopper_id" in columns or "shopper_id" in constants:
+        raise ParamsError(f"{source}: shopper_id is both mapped and taken from the row (shopper_id_from); give one")
+    return True
+
+
+def _time_format(source: str, value: Any) -> str:
+    time_format = "auto" if value is None or value == "" else value
+    if not isinstance(time_format, str):
+        raise ParamsError(
+            f"{source}: time_format is {value!r}, expected one of {list(TIME_FORMATS_NAMED)} or a strftime format"
+        )
+    if time_format in TIME_FORMATS_NAMED:
+        return time_format
+    try:
+        pd.to_datetime(pd.Series(["2024-01-01"]), format=time_format, errors="coerce")
+    except ValueError as err:
+        raise ParamsError(
+            f"{source}: time_format {time_format!r} is not a usable format ({err}), expected one of "
+            f"{list(TIME_FORMATS_NAMED)} or a strftime format such as '%d.%m.%Y %H:%M'"
+        ) from err
+    if "%" not in time_format:
+        raise ParamsError(
+            f"{source}: time_format {time_format!r} has no %-directive, expected one of "
+            f"{list(TIME_FORMATS_NAMED)} or a strftime format such as '%d.%m.%Y %H:%M'"
+        )
+    return time_format
+
+
+def _names(source: str, key: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ParamsError(f"{source}: '{key}' must be a list of column names, got {value!r}")
+    return tuple(str(name) for name in value)
+
+
 def _units(source: str, value: Any) -> dict[str, str]:
     units = {"height": "cm", "weight": "kg"}
     for name, unit in _mapping(source, "units", value, tuple(UNITS)).items():
@@ -235,7 +296,7 @@ def _scale(source: str, spec: Any) -> SizeScale:
     try:
         return SizeScale.from_spec(spec)
     except ParamsError as err:
-        raise ParamsError(f"{source}: size_scale: {err}") from err
+        raise ParamsError(f"{source}: size_scale: {str(err).removeprefix('size scale: ')}") from err
 
 
 def _words(source: str, key: str, value: Any, allowed: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

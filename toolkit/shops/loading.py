@@ -4,34 +4,55 @@
 
 * Parquet (recognised by its ``PAR1`` magic bytes, whatever the file is called), read with pyarrow;
 * CSV with any common delimiter (``,`` ``;`` tab ``|``, sniffed from the first 64 KB), UTF-8
-  (with or without BOM) or Latin-1, optionally gzip-compressed.
+  (with or without BOM), UTF-16 (with a BOM, or told by its NUL bytes) or Latin-1 (also when the
+  first non-UTF-8 byte comes late in the file), optionally gzip-compressed;
+* a named pipe or ``/dev/stdin`` (``enough validate <(zcat shop.csv.gz)``): it is copied to a private
+  temporary file first, so nothing of it is lost, and a pipe nothing writes to is refused after
+  :data:`PIPE_WAIT_SECONDS` instead of waiting forever. Devices and sockets are refused.
 
 CSV cells are read as text (empty cells and the usual ``NA``/``null`` spellings become missing), so
-the raw frame keeps exactly what the client sent and a quarantined row can be shown as it was.
+the raw frame keeps exactly what the client sent and a quarantined row can be shown as it was. A row
+with fewer fields than the header is kept (its missing cells empty); a row with more fields keeps the
+header's number of cells and the rest in the column :data:`EXTRA_FIELDS` (validation quarantines
+it). A header naming a column twice is an error naming it.
 A file that cannot be used at all raises :class:`~toolkit.errors.DataError` with one line naming
 the file and what was expected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import os
+import select
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from toolkit.errors import DataError
+from toolkit.errors import DataError, os_error_reason
 
-__all__ = ["read_table"]
+__all__ = ["EXTRA_FIELDS", "PIPE_WAIT_SECONDS", "read_table"]
 
 #: What every error message says the file should have been.
 EXPECTED = "expected a CSV or Parquet table with a header row"
+
+#: The column holding the cells of a CSV row beyond the header's (joined by the delimiter).
+EXTRA_FIELDS = "(extra fields)"
+
+#: How long a named pipe may wait for something to write to it.
+PIPE_WAIT_SECONDS = 60.0
 
 _SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 _OTHER_FORMATS = {  # magic bytes of files clients send by mistake → what they are
     b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one; export the sheet as CSV)",
     b"\xd0\xcf\x11\xe0": "an old Excel/Office document (export the sheet as CSV)",
@@ -46,34 +67,88 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a CSV or Parquet file into a raw DataFrame (CSV cells as text, Parquet as stored).
 
     Raises :class:`DataError` naming the file when it is missing, unreadable, empty, holds only a
-    header, or is binary / not a table.
+    header, names a column twice, or is binary / not a table.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found, {EXPECTED}")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as err:
+        raise DataError(f"{path}: file not found, {EXPECTED}") from err
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({os_error_reason(err)}), {EXPECTED}") from err
+    if stat.S_ISDIR(mode):
         raise DataError(f"{path}: is a folder, {EXPECTED}")
+    if stat.S_ISFIFO(mode):
+        with _copy_of_pipe(path) as copy:
+            return _read_file(copy, path)
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: is a device or socket, not a file or pipe; {EXPECTED}")
+    return _read_file(path, path)
+
+
+@contextlib.contextmanager
+def _copy_of_pipe(path: Path) -> Iterator[Path]:
+    """The whole content of a pipe, in a private temporary file removed afterwards."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even with no writer
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({os_error_reason(err)}), {EXPECTED}") from err
+    with os.fdopen(descriptor, "rb", buffering=0) as pipe:
+        ready, _, _ = select.select([pipe], [], [], PIPE_WAIT_SECONDS)
+        if not ready:
+            raise DataError(
+                f"{path}: a pipe nothing wrote to within {PIPE_WAIT_SECONDS:g} s, {EXPECTED} "
+                "(start the program writing to it, or give a file)"
+            )
+        os.set_blocking(descriptor, True)
+        handle, name = tempfile.mkstemp(prefix="enough-pipe-", suffix=".data")
+        copy = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                shutil.copyfileobj(pipe, file, 1 << 20)
+            yield copy
+        except OSError as err:
+            raise DataError(f"{path}: cannot be copied from the pipe ({os_error_reason(err)}), {EXPECTED}") from err
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def _read_file(path: Path, shown: Path) -> pd.DataFrame:
+    """Read the regular file ``path``; messages name ``shown`` (the file the user gave)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(_SAMPLE_BYTES)
     except OSError as err:
-        raise DataError(f"{path}: cannot be read ({err.strerror or err}), {EXPECTED}") from err
+        raise DataError(f"{shown}: cannot be read ({os_error_reason(err)}), {EXPECTED}") from err
     if not head.strip():
-        raise DataError(f"{path}: empty file, {EXPECTED}")
+        raise DataError(f"{shown}: empty file, {EXPECTED}")
     if head.startswith(_PARQUET_MAGIC):
-        frame = _read_parquet(path)
-    elif path.suffix.lower() in {".parquet", ".pq"}:
-        raise DataError(f"{path}: not a Parquet file (no PAR1 magic bytes), {EXPECTED}")
+        frame = _read_parquet(path, shown)
+        _check_header([str(name) for name in frame.columns], shown)
+    elif shown.suffix.lower() in {".parquet", ".pq"}:
+        raise DataError(f"{shown}: not a Parquet file (no PAR1 magic bytes), {EXPECTED}")
     else:
-        frame = _read_csv(path, head)
+        frame = _read_csv(path, head, shown)
     if len(frame.columns) == 0:
-        raise DataError(f"{path}: no columns found, {EXPECTED}")
+        raise DataError(f"{shown}: no columns found, {EXPECTED}")
     if len(frame) == 0:
-        raise DataError(f"{path}: header only, no data rows, {EXPECTED} and at least one row")
+        raise DataError(f"{shown}: header only, no data rows, {EXPECTED} and at least one row")
     return frame
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _check_header(names: list[str], shown: Path) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        key = name.strip()
+        if key in seen:
+            raise DataError(
+                f"{shown}: column '{key}' appears twice in the header (columns {seen[key]} and {position}), "
+                f"{EXPECTED} naming each column once"
+            )
+        seen[key] = position
+
+
+def _read_parquet(path: Path, shown: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     import pyarrow as pa
@@ -83,10 +158,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         # strings stay in Arrow memory (compact, fast to factorize); validation makes them str
         return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
     except Exception as err:  # pyarrow raises several types for corrupt files
-        raise DataError(f"{path}: broken Parquet file ({err}), {EXPECTED}") from err
+        raise DataError(f"{shown}: broken Parquet file ({err}), {EXPECTED}") from err
 
 
-def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
+def _read_csv(path: Path, head: bytes, shown: Path) -> pd.DataFrame:
     compression = None
     if head.startswith(_GZIP_MAGIC):
         compression = "gzip"
@@ -94,63 +169,114 @@ def _read_csv(path: Path, head: bytes) -> pd.DataFrame:
             with gzip.open(path, "rb") as handle:
                 head = handle.read(_SAMPLE_BYTES)
         except (OSError, EOFError) as err:
-            raise DataError(f"{path}: broken gzip file ({err}), {EXPECTED}") from err
+            raise DataError(f"{shown}: broken gzip file ({err}), {EXPECTED}") from err
         if not head.strip():
-            raise DataError(f"{path}: empty file (after gunzip), {EXPECTED}")
+            raise DataError(f"{shown}: empty file (after gunzip), {EXPECTED}")
     for magic, what in _OTHER_FORMATS.items():
         if head.startswith(magic):
-            raise DataError(f"{path}: looks like {what}, {EXPECTED}")
-    if _looks_binary(head):
-        raise DataError(f"{path}: binary file, not a table; {EXPECTED}")
+            raise DataError(f"{shown}: looks like {what}, {EXPECTED}")
     encoding, text = _decode(head)
+    if encoding is None:
+        raise DataError(f"{shown}: binary file, not a table; {EXPECTED}")
     delimiter = _sniff_delimiter(text)
-    try:
-        return _read_csv_fast(path, text.lstrip("\ufeff").splitlines()[0], delimiter, encoding, compression)
-    except Exception:  # anything pyarrow cannot read, the C parser reads or explains
-        pass
-    try:
-        return pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            dtype=str,
-            compression=compression,
-            skipinitialspace=True,
-            low_memory=False,
-        )
-    except pd.errors.EmptyDataError as err:
-        raise DataError(f"{path}: empty file, {EXPECTED}") from err
-    except pd.errors.ParserError as err:
-        detail = str(err).strip().splitlines()[-1]
-        raise DataError(f"{path}: not a consistent table ({detail}), {EXPECTED}") from err
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: text encoding not UTF-8 or Latin-1 ({err.reason}), {EXPECTED}") from err
+    lines = text.lstrip("\ufeff").splitlines()
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(next(csv.reader(lines[:1], delimiter=delimiter), []))]
+    _check_header(names, shown)
+    # A file whose sample is UTF-8 may still hold Latin-1 further on: then it is read as Latin-1.
+    for attempt in [encoding] + (["latin-1"] if encoding == "utf-8-sig" else []):
+        try:
+            return _read_csv_arrow(path, names, delimiter, attempt, compression)
+        except _NotThisEncoding:
+            continue
+        except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a malformed file
+            detail = next((line for line in str(err).strip().splitlines() if line.strip()), type(err).__name__)
+            raise DataError(f"{shown}: not a consistent table ({detail}), {EXPECTED}") from err
+    raise DataError(f"{shown}: text encoding not UTF-8, UTF-16 or Latin-1, {EXPECTED}")
 
 
 _NULLS = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "None", "#N/A", "<NA>"]
 
 
-def _read_csv_fast(path: Path, header: str, delimiter: str, encoding: str, compression: str | None) -> pd.DataFrame:
-    """Multi-threaded pyarrow CSV reader, every cell as Arrow-backed text exactly as written."""
+class _NotThisEncoding(Exception):
+    """The file does not decode with the encoding tried."""
+
+
+def _read_csv_arrow(
+    path: Path, names: list[str], delimiter: str, encoding: str, compression: str | None
+) -> pd.DataFrame:
+    """pyarrow's CSV reader, every cell as Arrow-backed text exactly as written.
+
+    First multi-threaded and strict; a file with rows of other lengths or line breaks inside quoted
+    cells is read again in one thread, keeping those rows (see the module docstring).
+    """
     import pyarrow as pa
     from pyarrow import csv as arrow_csv
 
-    names = next(csv.reader([header], delimiter=delimiter))
-    if len(set(names)) != len(names) or any(not name.strip() for name in names):
-        raise ValueError("duplicate or empty column names")  # the C parser renames them
-    with pa.input_stream(str(path), compression=compression) as stream:
-        table = arrow_csv.read_csv(
-            stream,
-            read_options=arrow_csv.ReadOptions(encoding="utf8" if encoding.startswith("utf-8") else encoding),
-            parse_options=arrow_csv.ParseOptions(delimiter=delimiter),
-            convert_options=arrow_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                null_values=_NULLS,
-                strings_can_be_null=True,
-            ),
-        )
+    odd_rows: list[tuple[int, str]] = []
+
+    def keep_aside(row: arrow_csv.InvalidRow) -> str:
+        odd_rows.append((row.number, row.text))
+        return "skip"
+
+    def read(tolerant: bool) -> pa.Table:
+        with pa.input_stream(str(path), compression=compression) as stream:
+            return arrow_csv.read_csv(
+                stream,
+                read_options=arrow_csv.ReadOptions(
+                    encoding="utf8" if encoding.startswith("utf-8") else encoding,
+                    column_names=names, skip_rows=1, use_threads=not tolerant,
+                ),
+                parse_options=arrow_csv.ParseOptions(
+                    delimiter=delimiter, newlines_in_values=tolerant,
+                    invalid_row_handler=keep_aside if tolerant else None,
+                ),
+                convert_options=arrow_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in names},
+                    null_values=_NULLS,
+                    strings_can_be_null=True,
+                ),
+            )
+
+    try:
+        try:
+            table = read(tolerant=False)
+        except pa.ArrowInvalid as err:
+            if "UTF8" in str(err):
+                raise
+            table = read(tolerant=True)
+    except pa.ArrowInvalid as err:
+        if "UTF8" in str(err):
+            raise _NotThisEncoding from err
+        raise
     text = pd.StringDtype("pyarrow")
-    return table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    frame = table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    return _with_odd_rows(frame, odd_rows, delimiter) if odd_rows else frame
+
+
+def _with_odd_rows(frame: pd.DataFrame, odd_rows: list[tuple[int, str]], delimiter: str) -> pd.DataFrame:
+    """Put rows of another length back at their place: short ones padded, long ones cut, the rest of
+    their cells in :data:`EXTRA_FIELDS`."""
+    width = len(frame.columns)
+    records, extras = [], []
+    for _, line in odd_rows:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+        cells = [None if cell.strip() in _NULLS else cell for cell in cells]
+        records.append((cells + [None] * width)[:width])
+        extras.append(delimiter.join(str(cell or "") for cell in cells[width:]) if len(cells) > width else None)
+    odd = pd.DataFrame(records, columns=frame.columns, dtype=pd.StringDtype("pyarrow"))
+    positions = np.array([number - 2 for number, _ in odd_rows])  # number: 1 is the header
+    combined = pd.concat([frame, odd], ignore_index=True)
+    order = np.empty(len(combined), dtype=np.int64)
+    is_odd = np.zeros(len(combined), dtype=bool)
+    is_odd[positions] = True
+    order[positions] = np.arange(len(frame), len(combined))
+    order[~is_odd] = np.arange(len(frame))
+    combined = combined.iloc[order].reset_index(drop=True)
+    if any(extra is not None for extra in extras):
+        column = np.full(len(combined), None, dtype=object)
+        column[positions] = extras
+        combined[EXTRA_FIELDS] = pd.array(column, dtype=pd.StringDtype("pyarrow"))
+    return combined
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -161,8 +287,17 @@ def _looks_binary(head: bytes) -> bool:
     return control > 0.05 * len(head)
 
 
-def _decode(head: bytes) -> tuple[str, str]:
-    """The encoding to read the file with, and the decoded sample (UTF-8 first, then Latin-1)."""
+def _decode(head: bytes) -> tuple[str | None, str]:
+    """The encoding to read the file with, and the decoded sample (None: binary, not a table).
+
+    UTF-16 first (a BOM, or NUL bytes in every other position), then UTF-8, then Latin-1.
+    """
+    utf16 = _utf16(head)
+    if utf16 is not None:
+        text = head[: len(head) // 2 * 2].decode(utf16, errors="ignore")  # a sample may end mid-character
+        return (None, "") if _looks_binary(text.encode("utf-8", "replace")) else (utf16, text)
+    if _looks_binary(head):
+        return None, ""
     try:
         # A sample cut mid-character is still UTF-8: ignore an incomplete last character.
         text = head.decode("utf-8-sig", errors="strict")
@@ -171,6 +306,23 @@ def _decode(head: bytes) -> tuple[str, str]:
         if err.start >= len(head) - 3:
             return "utf-8-sig", head[: err.start].decode("utf-8-sig")
         return "latin-1", head.decode("latin-1")
+
+
+def _utf16(head: bytes) -> str | None:
+    """``utf-16`` (with BOM), ``utf-16-le`` / ``utf-16-be`` (told by where the NUL bytes are), or None."""
+    for bom, encoding in _UTF16_BOMS.items():
+        if head.startswith(bom):
+            return encoding
+    sample = head[:4096]
+    even, odd = sample[0::2], sample[1::2]
+    if not even or not odd:
+        return None
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nul > 0.4 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.4 and odd_nul < 0.05:
+        return "utf-16-be"
+    return None
 
 
 def _sniff_delimiter(text: str) -> str:

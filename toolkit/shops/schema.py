@@ -27,6 +27,9 @@ __all__ = [
     "SizeScale",
 ]
 
+#: The most sizes a numeric scale may have (real scales have a few dozen).
+MAX_SCALE_SIZES = 500
+
 #: Letter sizes, smallest first: the default scale.
 LETTER_SIZES: tuple[str, ...] = ("XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL")
 
@@ -80,9 +83,15 @@ class SizeScale:
     @classmethod
     def numeric(cls, start: float, stop: float, step: float = 2) -> SizeScale:
         """A numeric scale from ``start`` to ``stop`` inclusive (e.g. 32, 34, …, 56)."""
+        start, stop, step = (_number(name, value) for name, value in (("start", start), ("stop", stop), ("step", step)))
         if step <= 0 or stop < start:
             raise ParamsError(
                 f"size scale: numeric needs start <= stop and step > 0, got {start}, {stop}, {step}"
+            )
+        if (stop - start) / step + 1 > MAX_SCALE_SIZES:
+            raise ParamsError(
+                f"size scale: numeric from {start:g} to {stop:g} in steps of {step:g} gives more than "
+                f"{MAX_SCALE_SIZES} sizes, expected a real size scale (e.g. start 32, stop 56, step 2)"
             )
         values = np.arange(start, stop + step / 2, step)
         return cls(tuple(_format_number(v) for v in values))
@@ -106,7 +115,7 @@ class SizeScale:
             unknown = set(inner) - {"start", "stop", "step"}
             if unknown:
                 raise ParamsError(f"size scale: unknown keys {sorted(unknown)} (expected start, stop, step)")
-            return cls.numeric(float(inner["start"]), float(inner["stop"]), float(inner.get("step", 2)))
+            return cls.numeric(inner["start"], inner["stop"], inner.get("step", 2))
         if isinstance(spec, (list, tuple)):
             return cls(tuple(_format_number(v) if isinstance(v, (int, float)) else str(v) for v in spec))
         raise ParamsError(
@@ -160,6 +169,17 @@ class SizeScale:
     def to_labels(self, index: np.ndarray) -> np.ndarray:
         """Int indices as size labels."""
         return np.asarray(self.labels, dtype=object)[np.asarray(index, dtype=np.int64)]
+
+
+def _number(name: str, value: object) -> float:
+    """A finite number for a numeric scale's ``name``; ParamsError otherwise."""
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        raise ParamsError(f"size scale: numeric {name} is {value!r}, expected a number")
+    return number
 
 
 def _format_number(value: float) -> str:

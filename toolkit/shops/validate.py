@@ -6,6 +6,8 @@ and ``source_row``, the 1-based row number below the header). ``rows read = clea
 
 A row gets the reason of the **first** check it fails, in this order:
 
+0. ``extra_fields`` — a CSV row with more cells than the header (its cells beyond the header's are in
+   the quarantine's ``(extra fields)`` column);
 1. ``duplicate`` — an exact copy of an earlier row of the file (the first copy is judged normally);
 2. ``missing_value: <column>`` — a required value is empty (columns in schema order; an empty
    gender is read as ``unknown``, the widget's "not said");
@@ -27,13 +29,20 @@ A row gets the reason of the **first** check it fails, in this order:
 8. ``unknown_outcome`` — the outcome word is not in the map's ``outcomes``.
 
 Optional columns (``fit_preference``, ``chest_cm`` …) never quarantine a row: unreadable values
-become missing. Everything is vectorised over the unique values of a column, so a 5-million-row
+become missing. A file without shopper ids is read with ``shopper_id_from: row`` in its column map:
+each row becomes its own shopper (``row-<source_row>``), and the validation says so
+(:attr:`Validation.shopper_id_from_row`, carried on to :class:`ShopData`).
+
+The quarantine holds the client's raw rows — shopper ids, bodies, ages — so it is as sensitive as the
+input file. ``quarantine_columns`` (the column map's, or :func:`validate`'s argument) keeps only the
+named columns (client or canonical names) besides ``reason`` and ``source_row``. Everything is vectorised over the unique values of a column, so a 5-million-row
 file validates in seconds.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +51,11 @@ import pandas as pd
 
 from toolkit.shops.columnmap import ColumnMap
 from toolkit.errors import DataError, ParamsError
-from toolkit.shops.loading import read_table
-from toolkit.results import write_parquet
+from toolkit.shops.loading import EXTRA_FIELDS, read_table
+from toolkit.results import prepare_output_dir, write_parquet
 from toolkit.shops import parsing
 from toolkit.shops.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SizeScale
+from toolkit.shops.units import MIN_BMI, canonical_units
 from toolkit.shops.volume import weekly_volume
 
 __all__ = [
@@ -60,6 +70,7 @@ __all__ = [
 
 #: The checks in the order they are applied; a row gets the first reason it fails.
 CHECK_ORDER: tuple[str, ...] = (
+    "extra_fields",
     "duplicate",
     "missing_value",
     "unparseable_value",
@@ -74,8 +85,12 @@ _TEXT_COLUMNS = ("shop_id", "shopper_id", "product_id", "category")
 _CATEGORICAL_COLUMNS = (*_TEXT_COLUMNS, "gender", "outcome", "fit_preference", "body_type")
 _NUMBER_COLUMNS = ("height_cm", "weight_kg", "age")
 _FIT_PREFERENCES = ("tight", "regular", "loose")
-_LB_PER_KG = 2.20462
-_MAX_BMI, _MIN_BMI = 60.0, 12.0
+
+#: What the validation summary says of a file read with ``shopper_id_from: row``.
+SHOPPER_PER_ROW_NOTE = (
+    "shoppers: the file has no shopper ids; each row is counted as its own shopper (shopper_id_from: row), "
+    "so a repeat shopper's purchases may fall in both the reference population and the training data"
+)
 
 
 @dataclass
@@ -91,6 +106,8 @@ class Validation:
     rows_read: int
     #: the shop each quarantined row belongs to, when its shop_id could be read (else None)
     quarantine_shop: np.ndarray
+    #: the file has no shopper ids: each row was taken as its own shopper (``shopper_id_from: row``)
+    shopper_id_from_row: bool = False
 
     @property
     def rows_clean(self) -> int:
@@ -121,6 +138,8 @@ class Validation:
         for reason, rows, share in self.counts.itertuples(index=False):
             lines.append(f"{reason:<36} {rows:>12,} {share:>8.2%}")
         lines.append(f"{'total':<36} {self.rows_read:>12,} {1:>8.0%}")
+        if self.shopper_id_from_row:
+            lines += ["", SHOPPER_PER_ROW_NOTE]
         flagged = self.flagged_weeks
         shops = self.volume["shop_id"].nunique()
         lines += ["", f"volume check: {len(flagged)} flagged week(s) over {shops} shop(s)"]
@@ -141,6 +160,9 @@ class ShopData:
     reasons: dict[str, int]
     #: the shop's quarantined rows (original values + ``reason``), stored beside its results
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the file has no shopper ids: each row is its own shopper, so one person's purchases may be
+    #: in both the reference population and the training data (``shopper_id_from: row``)
+    shopper_id_from_row: bool = False
 
 
 class _Reasons:
@@ -163,10 +185,12 @@ def validate(
     *,
     source: str,
     ranges: dict[str, tuple[float, float]] | None = None,
+    quarantine_columns: Sequence[str] | None = None,
 ) -> Validation:
     """Validate a raw frame through a column map into clean and quarantined rows.
 
-    ``source`` names the file in messages; ``ranges`` overrides the map's plausible ranges.
+    ``source`` names the file in messages; ``ranges`` overrides the map's plausible ranges;
+    ``quarantine_columns`` the map's columns kept in the quarantine (None: the map's, else all).
     Raises :class:`DataError` when a required column is missing or no usable row is left.
     """
     cmap = column_map or ColumnMap.identity()
@@ -177,9 +201,13 @@ def validate(
     def column(name: str) -> pd.Series:
         if where.get(name) is not None:
             return raw[where[name]].reset_index(drop=True)
+        if name == "shopper_id" and cmap.shopper_id_from_row:
+            return "row-" + pd.Series(np.arange(1, n + 1)).astype("string[pyarrow]")
         return pd.Series(np.repeat(np.array([cmap.constants[name]], dtype=object), n))
 
     reasons = _Reasons(n)
+    if EXTRA_FIELDS in raw.columns:
+        reasons.mark(raw[EXTRA_FIELDS].notna().to_numpy(), "extra_fields")
     reasons.mark(_duplicates(raw), "duplicate")
 
     parsed: dict[str, np.ndarray] = {}
@@ -209,7 +237,7 @@ def validate(
             reasons.mark(unparseable[name], f"unparseable_value: {name}")
     reasons.mark(bad_time, "bad_timestamp")
 
-    height, weight, height_wrong, weight_wrong = _units(
+    height, weight, height_wrong, weight_wrong = canonical_units(
         parsed["height_cm"], parsed["weight_kg"], cmap.units, bounds
     )
     reasons.mark(height_wrong, "wrong_unit: height_cm")
@@ -218,7 +246,7 @@ def validate(
         low, high = bounds[name]
         reasons.mark((values < low) | (values > high), f"implausible_value: {name}")
     with np.errstate(divide="ignore", invalid="ignore"):
-        reasons.mark(weight / (height / 100) ** 2 < _MIN_BMI, "implausible_value: weight_kg")
+        reasons.mark(weight / (height / 100) ** 2 < MIN_BMI, "implausible_value: weight_kg")
     reasons.mark(size_index < 0, "size_not_on_scale")
     reasons.mark(outcome_unknown, "unknown_outcome")
 
@@ -250,7 +278,8 @@ def validate(
     clean = clean.sort_values(["event_time"], kind="stable").reset_index(drop=True)
 
     bad = ~keep
-    quarantine = raw.reset_index(drop=True).loc[bad].copy()
+    kept = _quarantine_columns(raw, cmap, where, quarantine_columns, source)
+    quarantine = raw.reset_index(drop=True).loc[bad, kept].copy()
     quarantine.columns = [f"raw_{c}" if c in ("reason", "source_row") else c for c in quarantine.columns]
     quarantine["reason"] = reasons.reason[bad]
     quarantine["source_row"] = np.flatnonzero(bad) + 1
@@ -264,7 +293,35 @@ def validate(
         scale=scale,
         rows_read=n,
         quarantine_shop=parsed["shop_id"][bad],
+        shopper_id_from_row=cmap.shopper_id_from_row,
     )
+
+
+def _quarantine_columns(
+    raw: pd.DataFrame,
+    cmap: ColumnMap,
+    where: dict[str, str | None],
+    asked: Sequence[str] | None,
+    source: str,
+) -> list[object]:
+    """The raw columns the quarantine keeps: all, or those named (client names or canonical ones)."""
+    names = cmap.quarantine_columns if asked is None else asked
+    if names is None:
+        return list(raw.columns)
+    kept: list[object] = []
+    unknown = []
+    for name in names:
+        column = where.get(name) if name in where else cmap.raw_column(raw, name, source=source)
+        if column is None:
+            unknown.append(name)
+        elif column not in kept:
+            kept.append(column)
+    if unknown:
+        raise ParamsError(
+            f"{source}: quarantine columns {unknown} not in the file, expected some of "
+            f"{list(map(str, raw.columns))} or canonical columns mapped to them"
+        )
+    return kept
 
 
 def _duplicates(raw: pd.DataFrame) -> np.ndarray:
@@ -297,47 +354,6 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x ^ (x >> np.uint64(27))
     x = x * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
-
-
-def _units(
-    height: np.ndarray,
-    weight: np.ndarray,
-    units: dict[str, str] | object,
-    bounds: dict[str, tuple[float, float]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Heights in cm and weights in kg, and where the given value looks like the wrong unit."""
-    (h_low, h_high), (w_low, w_high) = bounds["height_cm"], bounds["weight_kg"]
-
-    def within(values: np.ndarray, low: float, high: float) -> np.ndarray:
-        return (values >= low) & (values <= high)
-
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        if units["height"] == "in":  # type: ignore[index]
-            height_cm = height * 2.54
-            height_wrong = (height_cm > h_high) & within(height, h_low, h_high)
-        else:
-            height_cm = height
-            height_wrong = (height < h_low) & (
-                within(height * 2.54, h_low, h_high) | within(height * 100, h_low, h_high)
-            )
-        height_ok = ~height_wrong & within(height_cm, h_low, h_high)
-        metres_sq = (height_cm / 100) ** 2
-        if units["weight"] == "lb":  # type: ignore[index]
-            weight_kg = weight / _LB_PER_KG
-            weight_wrong = ((weight_kg < w_low) & within(weight, w_low, w_high)) | (
-                height_ok & (weight_kg / metres_sq < _MIN_BMI) & within(weight / metres_sq, 15, _MAX_BMI)
-            )
-        else:
-            weight_kg = weight
-            weight_wrong = (weight > w_high) & (
-                within(weight / _LB_PER_KG, w_low, w_high) | within(weight / 10, w_low, w_high)
-            )
-            weight_wrong |= (
-                height_ok
-                & (weight / metres_sq > _MAX_BMI)
-                & (weight / _LB_PER_KG / metres_sq >= _MIN_BMI)
-            )
-    return height_cm, weight_kg, height_wrong, weight_wrong
 
 
 def _optional(name: str, values: pd.Series) -> np.ndarray:
@@ -373,10 +389,14 @@ def _column_map(column_map: ColumnMap | str | os.PathLike[str] | None) -> Column
 
 
 def validate_path(
-    path: str | os.PathLike[str], column_map: ColumnMap | str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    column_map: ColumnMap | str | os.PathLike[str] | None = None,
+    *,
+    quarantine_columns: Sequence[str] | None = None,
 ) -> Validation:
     """Read and validate a file (``column_map``: a ColumnMap, a YAML path, or None for identity)."""
-    return validate(read_table(path), _column_map(column_map), source=str(path))
+    cmap = _column_map(column_map)  # a wrong map fails before the file is read
+    return validate(read_table(path), cmap, source=str(path), quarantine_columns=quarantine_columns)
 
 
 def validate_file(
@@ -384,14 +404,16 @@ def validate_file(
     *,
     column_map: ColumnMap | str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str],
+    quarantine_columns: Sequence[str] | None = None,
 ) -> Validation:
     """Validate a file and write ``out_dir/clean.parquet`` and ``out_dir/quarantine.parquet``.
 
-    Both files are written atomically (a temporary file in ``out_dir`` then ``os.replace``).
+    ``out_dir`` is checked first (an :class:`~toolkit.errors.OutputError` before any reading when it
+    cannot be written); both files are written atomically (a temporary file in ``out_dir`` then
+    ``os.replace``). ``quarantine_columns``: see :func:`validate`.
     """
-    result = validate_path(input, column_map)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(out_dir, what="--out")
+    result = validate_path(input, column_map, quarantine_columns=quarantine_columns)
     write_parquet(result.clean, out / "clean.parquet")
     write_parquet(_storable(result.quarantine), out / "quarantine.parquet")
     return result
@@ -442,6 +464,7 @@ def load_shop(
         rows_quarantined=len(quarantine),
         reasons={str(k): int(v) for k, v in reasons.items()},
         quarantine=quarantine,
+        shopper_id_from_row=result.shopper_id_from_row,
     )
 
 

@@ -10,20 +10,29 @@ started by :class:`ShopKernelManager` (handed to nbclient through papermill's en
   temporary folder) instead of TCP on localhost, where any local user could connect; elsewhere TCP;
 * **working directory** — the shop's output folder, passed to the kernel process itself
   (nbclient's ``resources.metadata.path``), never by changing the worker's own working directory,
-  so concurrent runs in one worker process cannot race on it.
+  so concurrent runs in one worker process cannot race on it;
+* **timeout** — with ``timeout_s``, a shop whose notebook still runs that many seconds after its
+  kernel was ready has its kernel (and anything the kernel started) killed, and
+  :class:`ShopTimedOut` is raised;
+* **the executed notebook** — papermill writes it to a hidden sibling, renamed into place when the
+  run ends, so a full disk never leaves a truncated notebook; paths reach papermill with their braces
+  escaped (papermill formats paths with the parameters, so ``{x}`` in a path would break it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 import papermill
+import psutil
 import zmq
 from jupyter_client import AsyncKernelManager
 from traitlets import Dict, Unicode
@@ -32,9 +41,11 @@ from traitlets.config import Config
 __all__ = [
     "THREAD_VARIABLES",
     "ShopKernelManager",
+    "ShopTimedOut",
     "available_cores",
     "execute_shop_notebook",
     "kernel_transport",
+    "partial_notebook",
     "thread_environment",
 ]
 
@@ -81,6 +92,10 @@ class ShopKernelManager(AsyncKernelManager):
         "", config=True, help="File the kernel process's own stdout/stderr are appended to (TensorFlow's C++ logs)."
     )
 
+    deadline = Unicode(
+        "", config=True, help="Key of the shop's timeout in _DEADLINES (told the kernel's process id); empty: none."
+    )
+
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         env = dict(kw.pop("env", None) or os.environ)
         env.update({str(key): str(value) for key, value in self.extra_env.items()})
@@ -96,6 +111,56 @@ class ShopKernelManager(AsyncKernelManager):
             if hasattr(stream, "close"):
                 stream.close()
         await super()._async_post_start_kernel(**kw)
+        deadline = _DEADLINES.get(self.deadline)
+        pid = getattr(self.provisioner, "pid", None)
+        if deadline is not None and pid is not None:
+            deadline.pid = pid
+
+
+class ShopTimedOut(Exception):
+    """The shop's notebook ran longer than its timeout; its kernel was killed."""
+
+
+class _Deadline:
+    """Kills a kernel (and anything it started) ``seconds`` after the notebook started, unless cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self.pid: int | None = None  # set by the kernel manager once the kernel process runs
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    def start(self, **_: Any) -> None:
+        """nbclient's ``on_notebook_start`` hook: the kernel is ready, the clock runs."""
+        with self._lock:
+            if self._cancelled:
+                return
+            self._timer = threading.Timer(self.seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._cancelled or self.pid is None:
+                return
+            self.expired = True
+        with contextlib.suppress(psutil.Error):
+            kernel = psutil.Process(self.pid)
+            for process in [*kernel.children(recursive=True), kernel]:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+
+#: The running shops' timeouts by key (traitlets deep-copies config values, so objects go by key).
+_DEADLINES: dict[str, _Deadline] = {}
 
 
 def execute_shop_notebook(
@@ -108,6 +173,7 @@ def execute_shop_notebook(
     log: TextIO,
     transport: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
 ) -> None:
     """Run ``notebook`` with ``parameters`` in a fresh kernel; the executed copy goes to ``executed_notebook``.
 
@@ -115,7 +181,8 @@ def execute_shop_notebook(
     it has a file name, the kernel process's own output — e.g. TensorFlow's C++ logs — is appended
     to that file too). A failing cell raises
     ``papermill.PapermillExecutionError`` (the executed notebook, written first, shows the cell);
-    a kernel that dies raises nbclient's ``DeadKernelError``.
+    a kernel that dies raises nbclient's ``DeadKernelError``; a notebook still running ``timeout_s``
+    seconds after its kernel was ready has its kernel killed and raises :class:`ShopTimedOut`.
     """
     transport = transport or kernel_transport()
     config = Config()
@@ -123,17 +190,23 @@ def execute_shop_notebook(
     config.ShopKernelManager.transport = transport
     if isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name):
         config.ShopKernelManager.output_file = os.path.abspath(log.name)
+    deadline = _Deadline(timeout_s) if timeout_s else None
+    if deadline is not None:
+        config.ShopKernelManager.deadline = key = uuid.uuid4().hex
+        _DEADLINES[key] = deadline
     handler = _thread_log_handler(log)
     papermill_logger = logging.getLogger("papermill")
     papermill_logger.addHandler(handler)
     try:
-        with tempfile.TemporaryDirectory(prefix="enough-kernel-") as sockets:
+        with tempfile.TemporaryDirectory(prefix="enough-kernel-") as sockets, _written_at_the_end(
+            Path(executed_notebook)
+        ) as partial:
             if transport == "ipc":
                 # Short private path: Unix socket paths are limited to ~100 characters.
                 config.ShopKernelManager.ip = os.path.join(sockets, "k")
             papermill.execute_notebook(
-                str(notebook),
-                str(executed_notebook),
+                _literal(notebook),
+                _literal(partial),
                 parameters=dict(parameters),
                 progress_bar=False,
                 log_output=False,
@@ -143,9 +216,47 @@ def execute_shop_notebook(
                 kernel_manager_class=ShopKernelManager,
                 config=config,
                 resources={"metadata": {"path": str(cwd)}},
+                **({"on_notebook_start": deadline.start} if deadline is not None else {}),
             )
+    except Exception as err:
+        if deadline is not None and deadline.expired:
+            raise ShopTimedOut(
+                f"timed out: still running {timeout_s:g} s after its kernel was ready (shop_timeout_s); kernel killed"
+            ) from err
+        raise
     finally:
+        if deadline is not None:
+            deadline.cancel()
+            _DEADLINES.pop(key, None)
         papermill_logger.removeHandler(handler)
+
+
+def partial_notebook(executed_notebook: Path) -> Path:
+    """Where papermill writes the executed notebook while the run goes on (a hidden sibling,
+    ``.<name>.partial.ipynb``; the sweep removes one a killed run left when the shop starts again)."""
+    return executed_notebook.with_name(f".{executed_notebook.stem}.partial{executed_notebook.suffix}")
+
+
+@contextlib.contextmanager
+def _written_at_the_end(executed_notebook: Path) -> Iterator[Path]:
+    """Yield the partial notebook's path; when the run ends, rename it into place — unless writing
+    it failed (disk full, read-only folder), then remove it: never a truncated notebook."""
+    partial = partial_notebook(executed_notebook)
+    try:
+        yield partial
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        if partial.exists():
+            os.replace(partial, executed_notebook)
+        raise
+    os.replace(partial, executed_notebook)
+
+
+def _literal(path: str | Path) -> str:
+    """A path papermill's ``str.format`` of paths leaves as it is (its braces doubled)."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 def _thread_log_handler(log: TextIO) -> logging.Handler:

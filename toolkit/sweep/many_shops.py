@@ -35,9 +35,9 @@ from urllib.parse import urlparse
 import pandas as pd
 from tqdm.auto import tqdm
 
-from toolkit.errors import SweepError
-from toolkit.sweep.kernels import available_cores, execute_shop_notebook, kernel_transport
-from toolkit.results import PICK_FILE
+from toolkit.errors import OutputError, SweepError, os_error_reason
+from toolkit.sweep.kernels import ShopTimedOut, available_cores, execute_shop_notebook, kernel_transport
+from toolkit.results import PICK_FILE, prepare_output_dir, verify_shop_results
 from toolkit.sweep.spec import SweepSpec, plan_shops
 from toolkit.sweep.state import (
     ShopRun,
@@ -58,7 +58,7 @@ _ERROR_CHARS = 400
 
 @dataclass(frozen=True)
 class ShopOutcome:
-    """How one shop's run ended: ``status`` ok | failed; ``skipped``: complete from an earlier run."""
+    """How one shop's run ended: ``status`` ok | failed | timed_out; ``skipped``: complete from an earlier run."""
 
     shop_id: str
     status: str
@@ -104,42 +104,71 @@ def run_shop_notebook(
 
     ``slots_by_host``: how many runs execute at once on each worker host (threads per kernel =
     the host's cores // that); ``topic``: the Dask event topic announcing the start of the run.
+    A notebook still running ``run.timeout_s`` seconds after its kernel was ready is killed and the
+    shop is ``timed_out``; a folder that cannot be written (disk full, read-only) fails the shop
+    with one line.
     """
     started = time.perf_counter()
     try:
         run.shop_dir.mkdir(parents=True, exist_ok=True)
         digest = params_hash(run)
     except OSError as err:
-        error = f"cannot prepare the shop ({err.strerror or err}: {err.filename or run.shop_dir})"
-        record_failure(run, None, error, None)
-        return ShopOutcome(run.shop_id, "failed", error=error)
+        return _failed(run, None, f"cannot prepare the shop ({os_error_reason(err)}: {err.filename or run.shop_dir})")
     if is_complete(run, digest):
         return ShopOutcome(run.shop_id, "ok", skipped=True, notebook_path=str(run.executed_notebook), params_hash=digest)
-    clear_shop(run)
+    try:
+        clear_shop(run)
+        run.log_path.write_text("", encoding="utf-8")
+        log = run.log_path.open("a", encoding="utf-8")  # the kernel process appends to it too
+    except OSError as err:
+        return _failed(run, digest, f"cannot write in {run.shop_dir} ({os_error_reason(err)})")
     _announce(topic, run.shop_id)
     threads = max(1, available_cores() // _concurrent_runs_here(slots_by_host))
-    error: str | None = None
-    run.log_path.write_text("", encoding="utf-8")
-    with run.log_path.open("a", encoding="utf-8") as log:  # the kernel process appends to it too
+    status, error = "failed", None
+    with log:
         print(f"shop {run.shop_id}: {run.notebook} -> {run.executed_notebook}", file=log)
         print(f"kernel: {kernel_transport()} transport, {threads} thread(s), cwd {run.shop_dir}", file=log, flush=True)
         try:
             execute_shop_notebook(
                 run.notebook, run.executed_notebook, run.parameters, cwd=run.shop_dir, threads=threads, log=log,
-                extra_env={"ENOUGH_SHOP_DIR": str(run.shop_dir)},
+                extra_env={"ENOUGH_SHOP_DIR": str(run.shop_dir)}, timeout_s=run.timeout_s,
             )
+        except ShopTimedOut as err:
+            status, error = "timed_out", str(err)
         except Exception as err:  # noqa: BLE001 - a shop's failure must stay local
             error = _one_line(err)
-        if error is None and not (run.shop_dir / PICK_FILE).is_file():
-            error = f"the notebook finished without writing {PICK_FILE}"
+        if error is None:
+            error = _results_error(run)
         seconds = time.perf_counter() - started
-        print(f"{'FAILED: ' + error if error else 'ok'} after {seconds:.1f} s", file=log)
+        with contextlib.suppress(OSError):  # a full disk must not hide the shop's own outcome
+            print(f"{'FAILED: ' + error if error else 'ok'} after {seconds:.1f} s", file=log)
+    if error is None:
+        try:
+            record_complete(run, digest, seconds)
+        except OutputError as err:
+            error = str(err)
     if error is not None:
-        record_failure(run, digest, error, seconds)
-        notebook = str(run.executed_notebook) if run.executed_notebook.exists() else None
-        return ShopOutcome(run.shop_id, "failed", error=error, notebook_path=notebook, params_hash=digest, run_seconds=seconds)
-    record_complete(run, digest, seconds)
+        return _failed(run, digest, error, seconds, status=status)
     return ShopOutcome(run.shop_id, "ok", notebook_path=str(run.executed_notebook), params_hash=digest, run_seconds=seconds)
+
+
+def _results_error(run: ShopRun) -> str | None:
+    """Why a notebook that ran to the end left no usable results (None: they are fine)."""
+    problem = verify_shop_results(run.shop_dir)
+    if problem is None:
+        return None
+    if problem.status == "incomplete":
+        return f"the notebook finished without writing {PICK_FILE}"
+    return f"the notebook finished but its results are {problem.status}: {problem.reason}"
+
+
+def _failed(
+    run: ShopRun, digest: str | None, error: str, seconds: float | None = None, *, status: str = "failed"
+) -> ShopOutcome:
+    """Record the shop's failure (as far as the disk allows) and say so."""
+    record_failure(run, digest, error, seconds, status=status)
+    notebook = str(run.executed_notebook) if run.executed_notebook.exists() else None
+    return ShopOutcome(run.shop_id, status, error=error, notebook_path=notebook, params_hash=digest, run_seconds=seconds)
 
 
 def _one_line(err: BaseException) -> str:
@@ -187,8 +216,8 @@ def run_sweep(
     sweep holds ``output_dir``; check :attr:`SweepResult.failed` (or ``raise_for_failures``).
     """
     started = time.perf_counter()
+    prepare_output_dir(spec.output_dir, what=f"{spec.where()}: key 'output_dir'")
     runs = plan_shops(spec)
-    spec.output_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(spec.output_dir):
         outcomes = _already_complete(runs)  # no cluster is started for shops that need no run
         todo = [run for run in runs if run.shop_id not in {outcome.shop_id for outcome in outcomes}]
@@ -331,10 +360,7 @@ def _outcome_of(future: Any, run: ShopRun) -> ShopOutcome:
         return future.result()
     except Exception as err:  # noqa: BLE001 - a lost worker fails its shop, not the sweep
         what = "worker lost while running the shop" if isinstance(err, KilledWorker) else "the shop's task failed"
-        error = f"{what} ({_one_line(err)})"
-        record_failure(run, None, error, None)
-        notebook = str(run.executed_notebook) if run.executed_notebook.exists() else None
-        return ShopOutcome(run.shop_id, "failed", error=error, notebook_path=notebook)
+        return _failed(run, None, f"{what} ({_one_line(err)})")
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ A sweep file is YAML::
     shop_settings: volumes.csv      # optional: a table (CSV or Parquet) of shop_id, production_rows, weekly_growth
     output_dir: ../results/spring-review
     workers: 2                      # local Dask workers (default: one per core)
+    shop_timeout_s: 7200            # optional: a shop whose notebook runs longer is killed (timed_out)
     notebook: ../notebooks/fraction_sweep.ipynb   # optional; this is the default
     parameters:                     # passed to every notebook run (its `parameters` cell)
       fractions: [0.125, 0.25, 0.5, 1.0]
@@ -34,6 +35,7 @@ Unknown keys are a :class:`~toolkit.errors.ParamsError` naming the file, the key
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,13 +43,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from toolkit.errors import ParamsError, ToolkitError
+from toolkit.params_files import read_yaml_file
 from toolkit.resources import package_file
+from toolkit.results import shop_folder_name
 from toolkit.sweep.state import ShopRun
 
-__all__ = ["DEFAULT_NOTEBOOK", "SHOP_FILE_SUFFIXES", "ShopEntry", "SweepSpec", "notebook_parameters", "plan_shops"]
+__all__ = [
+    "DEFAULT_NOTEBOOK", "SHOP_FILE_SUFFIXES", "ShopEntry", "SweepSpec", "notebook_parameters", "plan_shops", "shop_timeout",
+]
 
 #: The notebook every shop runs unless the sweep file names another.
 DEFAULT_NOTEBOOK = package_file("fraction_sweep.ipynb")
@@ -58,7 +63,10 @@ SHOP_FILE_SUFFIXES: tuple[str, ...] = (".parquet", ".pq", ".csv", ".csv.gz")
 #: Parameters the sweep sets per shop itself; a sweep file may not set them in ``parameters``.
 PER_SHOP_PARAMETERS: tuple[str, ...] = ("data_path", "shop_id", "column_map", "output_dir")
 
-_TOP_KEYS = ("name", "data_dir", "column_map", "shops", "shop_settings", "output_dir", "workers", "notebook", "parameters")
+_TOP_KEYS = (
+    "name", "data_dir", "column_map", "shops", "shop_settings", "output_dir", "workers", "shop_timeout_s",
+    "notebook", "parameters",
+)
 #: Settings a shop may carry of its own (in ``shops`` or the ``shop_settings`` table).
 PER_SHOP_SETTINGS: tuple[str, ...] = ("production_rows", "weekly_growth")
 _SHOP_KEYS = ("path", "shop_id", "column_map", *PER_SHOP_SETTINGS)
@@ -87,22 +95,15 @@ class SweepSpec:
     notebook: Path = DEFAULT_NOTEBOOK
     source: Path | None = None
     shop_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: seconds a shop's notebook may run (from its kernel being ready) before it is killed; None: no limit
+    shop_timeout_s: float | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SweepSpec:
         """Read a sweep file; relative paths in it are resolved against the file's folder."""
         path = Path(path).resolve()
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as err:
-            raise ParamsError(f"{path}: sweep file not found, expected a YAML file") from err
-        except OSError as err:
-            raise ParamsError(f"{path}: sweep file cannot be read ({err.strerror or err})") from err
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ParamsError(f"{path}: not valid YAML{line}, expected a sweep mapping") from err
+        data = read_yaml_file(path, what="sweep file")
         return cls.from_dict(data, base_dir=path.parent, source=path)
 
     @classmethod
@@ -138,6 +139,7 @@ class SweepSpec:
             notebook=notebook,
             source=source,
             shop_settings=shop_settings,
+            shop_timeout_s=shop_timeout(data.get("shop_timeout_s"), f"{where}: key 'shop_timeout_s'"),
         )
 
     def where(self) -> str:
@@ -276,6 +278,19 @@ def _workers(where: str, value: Any) -> int | None:
     return value
 
 
+def shop_timeout(value: Any, where: str) -> float | None:
+    """A shop timeout in seconds (None: no limit); ParamsError naming ``where`` unless a number > 0."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ParamsError(f"{where} expected a number of seconds > 0, got {value!r}")
+    return seconds
+
+
 # -- planning ---------------------------------------------------------------------------------
 def plan_shops(spec: SweepSpec) -> list[ShopRun]:
     """One run per shop, largest data file first; checks parameters against the notebook's."""
@@ -285,8 +300,6 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
     runs: list[ShopRun] = []
     for entry in sorted(spec.shops, key=lambda e: -e.path.stat().st_size):
         for shop_id in [entry.shop_id] if entry.shop_id else _shop_ids_in(entry):
-            if not shop_id or shop_id in {".", ".."} or Path(shop_id).name != shop_id:
-                raise ParamsError(f"{spec.where()}: shop id {shop_id!r} in {entry.path} cannot name a folder")
             parameters = {
                 **spec.parameters,
                 **spec.shop_settings.get(shop_id, {}),
@@ -297,7 +310,10 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
                 "output_dir": str(spec.output_dir),
             }
             runs.append(
-                ShopRun(shop_id, entry.path, entry.column_map, spec.output_dir / shop_id, spec.notebook, parameters)
+                ShopRun(
+                    shop_id, entry.path, entry.column_map, spec.output_dir / shop_folder_name(shop_id),
+                    spec.notebook, parameters, timeout_s=spec.shop_timeout_s,
+                )
             )
     seen: dict[str, Path] = {}
     for run in runs:

@@ -1,19 +1,26 @@
 """What a sweep leaves on disk per shop, and the summary rebuilt from it.
 
-Under ``<output_dir>/<shop_id>/``, besides the experiment's results contract (pick.json last):
+Under ``<output_dir>/<shop folder>/`` (:func:`~toolkit.results.shop_folder_name`), besides the
+experiment's results contract (pick.json last, then the seal ``results.sha256``):
 
 * ``fraction_sweep.ipynb`` — the executed notebook (on failure it shows the failing cell);
 * ``run.log`` — papermill's messages and the kernel's stdout/stderr;
 * ``complete.json`` — **the completeness marker**: the run's ``params_hash`` (notebook content +
   parameters + data file content + column map content), written atomically only after the notebook
-  succeeded and its pick.json exists. A shop is complete for a sweep exactly when its marker holds
-  the sweep's hash *and* pick.json exists; anything else is rerun;
-* ``failed.json`` — why the last run failed (one line) and where its notebook is.
+  succeeded and its results parse (they are sealed then, if the notebook did not). A shop is
+  complete for a sweep exactly when its marker holds the sweep's hash *and* its results pass
+  :func:`~toolkit.results.verify_shop_results` (pick.json and the tables parse, and match their
+  seal); anything else — a corrupted or edited result included — is rerun;
+* ``failed.json`` — why the last run failed (one line), its status (``failed`` or ``timed_out``)
+  and where its notebook is.
 
-Before a shop starts, its marker, failure record and pick.json are deleted, so a run killed at any
-moment leaves a shop that is simply not complete. ``<output_dir>/summary.parquet`` (one row per
+Before a shop starts, its marker, failure record, pick.json and seal are deleted, and a failed run
+deletes pick.json and the seal too, so a run killed at any moment leaves a shop that is simply not
+complete and no stale pick is ever shown as current. ``<output_dir>/summary.parquet`` (one row per
 shop) is rebuilt from these files alone, so a resumed sweep's summary equals an uninterrupted one's
-except the run-bookkeeping columns :data:`RUN_COLUMNS`.
+except the run-bookkeeping columns :data:`RUN_COLUMNS`. Statuses: ``ok``, ``failed``,
+``timed_out``, ``missing`` (not run yet), ``unreadable`` / ``tampered`` (complete once, but a result
+file no longer parses / differs from its seal).
 """
 
 from __future__ import annotations
@@ -27,14 +34,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import contextlib
+
 import pandas as pd
 
+from toolkit.errors import OutputError
 from toolkit.experiment.pricing import DEFAULT_PRICING_PATH
 from toolkit.results import (
     PICK_FILE,
     PICK_SUMMARY_COLUMNS,
+    SEAL_FILE,
     SUMMARY_TEXT_COLUMNS,
+    clear_results,
+    seal_results,
     summary_columns,
+    verify_shop_results,
     write_json,
     write_parquet,
 )
@@ -96,6 +110,8 @@ class ShopRun:
     shop_dir: Path
     notebook: Path
     parameters: Mapping[str, Any]
+    #: seconds the shop's notebook may run once its kernel is ready (None: no limit)
+    timeout_s: float | None = None
 
     @property
     def executed_notebook(self) -> Path:
@@ -150,19 +166,28 @@ def _hash_file(digest: Any, path: Path) -> None:
 
 
 def is_complete(run: ShopRun, digest: str) -> bool:
-    """True when the shop's marker holds ``digest`` and its pick.json exists."""
+    """True when the shop's marker holds ``digest`` and its results parse and match their seal."""
     marker = _read_json(run.shop_dir / MARKER_FILE)
-    return marker is not None and marker.get("params_hash") == digest and (run.shop_dir / PICK_FILE).is_file()
+    return (
+        marker is not None and marker.get("params_hash") == digest and verify_shop_results(run.shop_dir) is None
+    )
 
 
 def clear_shop(run: ShopRun) -> None:
-    """Forget the shop's last run: marker first, then failure record and pick.json."""
-    for name in (MARKER_FILE, FAILED_FILE, PICK_FILE):
+    """Forget the shop's last run: marker first, then failure record, pick.json and seal, and the
+    partial notebook of a run that was killed."""
+    for name in (MARKER_FILE, FAILED_FILE):
         (run.shop_dir / name).unlink(missing_ok=True)
+    clear_results(run.shop_dir)
+    for stray in run.shop_dir.glob(".*.partial.ipynb"):
+        stray.unlink(missing_ok=True)
 
 
 def record_complete(run: ShopRun, digest: str, run_seconds: float) -> None:
-    """Write the completeness marker (atomically); call only once pick.json exists."""
+    """Seal the results (unless the notebook did) and write the completeness marker, atomically;
+    call only once :func:`~toolkit.results.verify_shop_results` passed."""
+    if not (run.shop_dir / SEAL_FILE).is_file():
+        seal_results(run.shop_dir)
     write_json(
         {
             "shop_id": run.shop_id,
@@ -176,13 +201,26 @@ def record_complete(run: ShopRun, digest: str, run_seconds: float) -> None:
     )
 
 
-def record_failure(run: ShopRun, digest: str | None, error: str, run_seconds: float | None) -> None:
-    """Write why the shop failed (atomically) and make sure no marker claims it complete."""
-    run.shop_dir.mkdir(parents=True, exist_ok=True)
-    (run.shop_dir / MARKER_FILE).unlink(missing_ok=True)
+def record_failure(
+    run: ShopRun, digest: str | None, error: str, run_seconds: float | None, *, status: str = "failed"
+) -> None:
+    """Write why the shop failed (atomically); no marker, pick.json or seal is left to claim it complete.
+
+    Never raises for the file system: where nothing can be written (disk full, read-only), the
+    failure is only in the sweep's outcome and summary.
+    """
+    with contextlib.suppress(OSError):
+        (run.shop_dir / MARKER_FILE).unlink(missing_ok=True)
+        clear_results(run.shop_dir)
+    with contextlib.suppress(OSError, OutputError):
+        _write_failure(run, digest, error, run_seconds, status)
+
+
+def _write_failure(run: ShopRun, digest: str | None, error: str, run_seconds: float | None, status: str) -> None:
     write_json(
         {
             "shop_id": run.shop_id,
+            "status": status,
             "params_hash": digest,
             "error": error,
             "data_path": str(run.data_path),
@@ -221,9 +259,12 @@ def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
     row.update(shop_id=run.shop_id, data_path=str(run.data_path), params_hash=digest, status="missing")
     marker = _read_json(run.shop_dir / MARKER_FILE)
     failure = _read_json(run.shop_dir / FAILED_FILE)
-    pick = _read_json(run.shop_dir / PICK_FILE)
-    if marker is not None and pick is not None and (digest is None or marker.get("params_hash") == digest):
-        row.update(summary_columns(pick))
+    problem = verify_shop_results(run.shop_dir) if marker is not None else None
+    current = marker is not None and (digest is None or marker.get("params_hash") == digest)
+    if current and problem is not None and problem.status != "incomplete":
+        row.update(status=problem.status, error=problem.reason, params_hash=marker.get("params_hash"))
+    elif current and problem is None:
+        row.update(summary_columns(_read_json(run.shop_dir / PICK_FILE) or {}))
         row.update(
             status="ok",
             params_hash=marker.get("params_hash"),
@@ -234,7 +275,7 @@ def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
         )
     elif failure is not None and (digest is None or failure.get("params_hash") in (digest, None)):
         row.update(
-            status="failed",
+            status=str(failure.get("status") or "failed"),
             error=failure.get("error"),
             notebook_path=failure.get("notebook_path"),
             log_path=failure.get("log_path"),
