@@ -224,3 +224,19 @@ def test_a_hostile_shop_id_writes_inside_the_output_folder(tmp_path: Path, shop_
     assert folder.parent == out and read_shop_results(folder).shop_id == shop_id
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "deep"]
     assert [p.name for p in (tmp_path / "deep").iterdir()] == ["out"]
+
+
+def test_a_shop_without_shopper_ids_says_so_in_the_pick(tmp_path: Path) -> None:
+    frame = tiny_shop(1500, seed=8)
+    shop = ShopData(shop_id="tiny-shop", frame=frame, scale=SizeScale.of(frame["size"]), rows_read=len(frame),
+                    rows_quarantined=0, reasons={}, shopper_id_from_row=True)
+    config = ExperimentConfig.from_params(model="most_popular", fractions=[0.5])
+    split = split_for(shop, config)
+    result = run_experiment(shop, split, config, log=None)
+    folder = write_results(tmp_path, shop, split, result, pick_for(result, config), config)
+    pick = json.loads((folder / "pick.json").read_text())
+    assert pick["shopper_id_from_row"] is True
+
+    from toolkit.report.findings import assumptions_text
+
+    assert "each purchase counted as its own shopper" in assumptions_text(pick)

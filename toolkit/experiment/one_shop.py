@@ -395,6 +395,7 @@ def pick_document(
         "cadence": pricing.cadence,
         "trainings_per_month": pricing.trainings_per_month,
         "time_curve": asdict(result.time_curve),
+        "shopper_id_from_row": shop.shopper_id_from_row,
         "rows_read": shop.rows_read,
         "rows_clean": len(shop.frame),
         "rows_quarantined": shop.rows_quarantined,

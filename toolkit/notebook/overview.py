@@ -109,7 +109,7 @@ def shop_overview(shop: ShopData) -> Table:
         ("rows used", f"{len(frame):,}"),
         ("rows quarantined", f"{shop.rows_quarantined:,}"),
         *((f"  quarantined: {reason}", f"{count:,}") for reason, count in sorted(shop.reasons.items())),
-        ("shoppers", f"{frame['shopper_id'].nunique():,}"),
+        ("shoppers", f"{frame['shopper_id'].nunique():,}" + (" (no shopper ids: one per purchase)" if shop.shopper_id_from_row else "")),
         ("size scale", " < ".join(shop.scale.labels)),
         ("categories", ", ".join(sorted(frame["category"].astype(str).unique()))),
         ("from", f"{frame['event_time'].min():%Y-%m-%d}"),

@@ -193,6 +193,11 @@ def assumptions_text(pick: Mapping[str, Any]) -> str:
         f"groups of at least {rule.min_segment_size:,} shoppers within {points(rule.segment_tolerance)}; "
         f"holdout accuracy within {points(rule.accuracy_tolerance)}"
     )
+    if pick.get("shopper_id_from_row"):
+        parts.append(
+            "no shopper ids: each purchase counted as its own shopper, so a returning shopper may sit in both "
+            "the reference population and the training rows"
+        )
     if pick.get("model"):
         per_fraction = pick.get("models_per_fraction")
         count = f", {per_fraction} model{'s' if per_fraction != 1 else ''} per fraction" if per_fraction else ""
