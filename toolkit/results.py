@@ -35,6 +35,8 @@ from toolkit.resources import project_root
 __all__ = [
     "FRACTIONS_FILE",
     "MEASURED_SUMMARY_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "SUMMARY_FILE",
     "PICK_SUMMARY_COLUMNS",
     "SUMMARY_TEXT_COLUMNS",
     "PICK_FILE",
@@ -53,6 +55,8 @@ __all__ = [
     "shop_folder_name",
     "shop_id_of_folder",
     "summary_columns",
+    "summary_frame",
+    "summary_row",
     "verify_shop_results",
     "write_atomically",
     "write_json",
@@ -352,7 +356,7 @@ def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
     chosen = pick.get("pick") or {}
     money = pick.get("money") or {}
     return {
-        "verdict": pick.get("verdict") or ("reduced" if pick.get("reduced") else "full"),
+        "verdict": pick.get("verdict") or ({True: "reduced", False: "full"}.get(pick["reduced"]) if "reduced" in pick else None),
         "picked_fraction": pick.get("picked_fraction"),
         "reduced": bool(pick.get("reduced")),
         "full_train_rows": full.get("train_rows"),
@@ -377,3 +381,31 @@ def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
 
 #: The summary's columns that come from a shop's pick.json, in order.
 PICK_SUMMARY_COLUMNS: tuple[str, ...] = tuple(summary_columns({}))
+
+#: ``summary.parquet``: one row per shop. The columns every summary has, in order; a sweep adds its
+#: run bookkeeping after them.
+SUMMARY_FILE = "summary.parquet"
+SUMMARY_COLUMNS: tuple[str, ...] = ("shop_id", "status", *PICK_SUMMARY_COLUMNS, "error")
+
+
+def summary_row(shop_id: str, status: str, pick: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
+    """One shop's summary row: its status and, with results, its pick.json's columns (empty without)."""
+    columns = summary_columns(pick) if pick is not None else dict.fromkeys(PICK_SUMMARY_COLUMNS)
+    return {"shop_id": shop_id, "status": status, **columns, "error": error}
+
+
+def summary_frame(rows: list[dict[str, Any]], extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The summary table of ``rows`` (from :func:`summary_row`, plus ``extra_columns``), typed the
+    same way whoever builds it, sorted by shop."""
+    frame = pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *extra_columns])
+    for column in ("full_train_rows", "pick_train_rows"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+    flags = ("reduced", "projected")
+    for column in flags:
+        frame[column] = frame[column].astype("boolean")
+    numbers = [c for c in PICK_SUMMARY_COLUMNS if c not in (*SUMMARY_TEXT_COLUMNS, *flags, "full_train_rows", "pick_train_rows")]
+    for column in numbers:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in (*SUMMARY_TEXT_COLUMNS, "error"):
+        frame[column] = frame[column].astype("string")
+    return frame.sort_values("shop_id", kind="stable").reset_index(drop=True)

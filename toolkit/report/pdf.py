@@ -43,7 +43,9 @@ from toolkit.results import (
     read_shop_results,
     shop_folder_name,
     shop_id_of_folder,
-    summary_columns,
+    SUMMARY_FILE,
+    summary_frame,
+    summary_row,
     verify_shop_results,
     write_atomically,
 )
@@ -52,7 +54,6 @@ from toolkit.report.spreadsheet import write_spreadsheet
 
 __all__ = ["ReportPaths", "read_summary", "shop_page", "write_report"]
 
-SUMMARY_FILE = "summary.parquet"
 REPORT_FOLDER = "report"
 PNG_DPI = 150
 
@@ -168,26 +169,22 @@ def _summary_from_folders(results_dir: Path) -> pd.DataFrame:
         if (folder / PICK_FILE).is_file():
             problem = verify_shop_results(folder)
             if problem is None:
-                rows.append(_summary_row(read_shop_results(folder)))
+                shop = read_shop_results(folder)
+                rows.append(summary_row(shop.shop_id, "ok", shop.pick))
             else:
-                rows.append({"shop_id": shop_id_of_folder(folder.name), "status": problem.status, "error": problem.reason})
+                rows.append(summary_row(shop_id_of_folder(folder.name), problem.status, error=problem.reason))
         elif (folder / RUNS_FILE).exists() or (folder / SEGMENTS_FILE).exists() or any(
             folder.glob("*.ipynb")
         ):
             rows.append(
-                {"shop_id": shop_id_of_folder(folder.name), "status": "incomplete",
-                 "error": f"{folder / PICK_FILE} missing: the experiment did not finish"}
+                summary_row(shop_id_of_folder(folder.name), "incomplete", error=f"{folder / PICK_FILE} missing: the experiment did not finish")
             )
     if not any(row["status"] == "ok" for row in rows):
         raise DataError(
             f"{results_dir}: no {SUMMARY_FILE} and no shop folder with {PICK_FILE} "
             f"(expected the output folder of `enough sweep`, with <shop_id>/{PICK_FILE} per shop)"
         )
-    return pd.DataFrame(rows)
-
-
-def _summary_row(shop: ShopResults) -> dict[str, Any]:
-    return {"shop_id": shop.shop_id, "status": "ok", **summary_columns(shop.pick), "error": None}
+    return summary_frame(rows)
 
 
 def _portfolio_order(summary: pd.DataFrame) -> list[str]:

@@ -42,12 +42,12 @@ from toolkit.errors import OutputError
 from toolkit.experiment.pricing import DEFAULT_PRICING_PATH
 from toolkit.results import (
     PICK_FILE,
-    PICK_SUMMARY_COLUMNS,
     SEAL_FILE,
-    SUMMARY_TEXT_COLUMNS,
+    SUMMARY_FILE,
     clear_results,
     seal_results,
-    summary_columns,
+    summary_frame,
+    summary_row,
     verify_shop_results,
     write_json,
     write_parquet,
@@ -59,8 +59,8 @@ __all__ = [
     "MARKER_FILE",
     "NOTEBOOK_FILE",
     "RUN_COLUMNS",
-    "SUMMARY_COLUMNS",
     "SUMMARY_FILE",
+    "SWEEP_COLUMNS",
     "ShopRun",
     "build_summary",
     "clear_shop",
@@ -75,21 +75,8 @@ MARKER_FILE = "complete.json"
 FAILED_FILE = "failed.json"
 NOTEBOOK_FILE = "fraction_sweep.ipynb"
 LOG_FILE = "run.log"
-SUMMARY_FILE = "summary.parquet"
-
-#: The summary's columns, in order.
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "shop_id",
-    "status",
-    *PICK_SUMMARY_COLUMNS,
-    "error",
-    "notebook_path",
-    "log_path",
-    "data_path",
-    "params_hash",
-    "run_seconds",
-    "finished_at",
-)
+#: The sweep's own columns after the summary's (:data:`toolkit.results.SUMMARY_COLUMNS`).
+SWEEP_COLUMNS: tuple[str, ...] = ("notebook_path", "log_path", "data_path", "params_hash", "run_seconds", "finished_at")
 
 #: Summary columns about when and how long a shop ran (they differ between a resumed and an
 #: uninterrupted sweep; every other column is a function of the results).
@@ -235,18 +222,11 @@ def _write_failure(run: ShopRun, digest: str | None, error: str, run_seconds: fl
 
 def build_summary(runs: Iterable[ShopRun], digests: Mapping[str, str | None]) -> pd.DataFrame:
     """One row per shop, from its marker, failure record and pick.json (``digests``: shop → hash)."""
-    rows = [_summary_row(run, digests.get(run.shop_id)) for run in runs]
-    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    for column in ("full_train_rows", "pick_train_rows"):
-        frame[column] = frame[column].astype("Int64")
-    for column in ("reduced", "projected"):
-        frame[column] = frame[column].astype("boolean")
-    numbers = [c for c in PICK_SUMMARY_COLUMNS if c not in (*SUMMARY_TEXT_COLUMNS, "reduced", "projected", "full_train_rows", "pick_train_rows")]
-    for column in (*numbers, "run_seconds"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in (*SUMMARY_TEXT_COLUMNS, "error", "notebook_path", "log_path", "params_hash", "finished_at"):
+    frame = summary_frame([_summary_row(run, digests.get(run.shop_id)) for run in runs], SWEEP_COLUMNS)
+    frame["run_seconds"] = pd.to_numeric(frame["run_seconds"], errors="coerce").astype("float64")
+    for column in ("notebook_path", "log_path", "params_hash", "finished_at"):
         frame[column] = frame[column].astype("string")
-    return frame.sort_values("shop_id", kind="stable").reset_index(drop=True)
+    return frame
 
 
 def write_summary(frame: pd.DataFrame, output_dir: Path) -> Path:
@@ -255,8 +235,8 @@ def write_summary(frame: pd.DataFrame, output_dir: Path) -> Path:
 
 
 def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
-    row: dict[str, Any] = {column: None for column in SUMMARY_COLUMNS}
-    row.update(shop_id=run.shop_id, data_path=str(run.data_path), params_hash=digest, status="missing")
+    row: dict[str, Any] = {**summary_row(run.shop_id, "missing"), **dict.fromkeys(SWEEP_COLUMNS)}
+    row.update(data_path=str(run.data_path), params_hash=digest)
     marker = _read_json(run.shop_dir / MARKER_FILE)
     failure = _read_json(run.shop_dir / FAILED_FILE)
     problem = verify_shop_results(run.shop_dir) if marker is not None else None
@@ -264,9 +244,8 @@ def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
     if current and problem is not None and problem.status != "incomplete":
         row.update(status=problem.status, error=problem.reason, params_hash=marker.get("params_hash"))
     elif current and problem is None:
-        row.update(summary_columns(_read_json(run.shop_dir / PICK_FILE) or {}))
+        row.update(summary_row(run.shop_id, "ok", _read_json(run.shop_dir / PICK_FILE)))
         row.update(
-            status="ok",
             params_hash=marker.get("params_hash"),
             notebook_path=str(run.executed_notebook),
             log_path=str(run.log_path),
