@@ -90,8 +90,16 @@ class ExperimentResult:
     @property
     def compute_full_trainings(self) -> float:
         """What the experiment's trainings cost, in units of one full-data training (seconds)."""
-        full = self.runs.loc[self.runs["fraction"] == 1.0, "train_seconds"].mean()
-        return float(self.runs["train_seconds"].sum() / full) if full > 0 else float("nan")
+        return self._in_full_trainings("train_seconds")
+
+    @property
+    def compute_full_training_rows(self) -> float:
+        """The same counted in training rows (every training weighted by its rows)."""
+        return self._in_full_trainings("train_rows")
+
+    def _in_full_trainings(self, column: str) -> float:
+        full = self.runs.loc[self.runs["fraction"] == 1.0, column].mean()
+        return float(self.runs[column].sum() / full) if full > 0 else float("nan")
 
 
 def split_for(shop: ShopData, config: ExperimentConfig) -> Split:
@@ -378,6 +386,7 @@ def pick_document(
         "seed_independent": result.seed_independent,
         "models_per_fraction": len(config.seeds),
         "compute_full_trainings": result.compute_full_trainings,
+        "compute_full_training_rows": result.compute_full_training_rows,
         "model": config.model,
         "model_params": config.model_params,
         "sampling": config.sampling,
