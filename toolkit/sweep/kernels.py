@@ -10,7 +10,10 @@ started by :class:`ShopKernelManager` (handed to nbclient through papermill's en
   temporary folder) instead of TCP on localhost, where any local user could connect; elsewhere TCP;
 * **working directory** — the shop's output folder, passed to the kernel process itself
   (nbclient's ``resources.metadata.path``), never by changing the worker's own working directory,
-  so concurrent runs in one worker process cannot race on it.
+  so concurrent runs in one worker process cannot race on it;
+* **PYTHONPATH** — the worker's, with every entry made absolute against the worker's working
+  directory, so a module of the user's own (``model: mymodels:MyEstimator``) found through
+  ``PYTHONPATH=examples`` is found by the kernel too, which runs in the shop's output folder.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from traitlets.config import Config
 
 __all__ = [
     "THREAD_VARIABLES",
+    "absolute_pythonpath",
     "ShopKernelManager",
     "available_cores",
     "execute_shop_notebook",
@@ -63,6 +67,14 @@ def thread_environment(threads: int) -> dict[str, str]:
     """The environment variables that give a kernel ``threads`` threads (at least one)."""
     value = str(max(1, int(threads)))
     return {name: value for name in THREAD_VARIABLES}
+
+
+def absolute_pythonpath() -> dict[str, str]:
+    """``PYTHONPATH`` with every entry absolute (against this process's working directory), or nothing."""
+    value = os.environ.get("PYTHONPATH")
+    if not value:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(os.path.abspath(entry) for entry in value.split(os.pathsep))}
 
 
 def kernel_transport() -> str:
@@ -119,7 +131,7 @@ def execute_shop_notebook(
     """
     transport = transport or kernel_transport()
     config = Config()
-    config.ShopKernelManager.extra_env = {**thread_environment(threads), **dict(extra_env or {})}
+    config.ShopKernelManager.extra_env = {**thread_environment(threads), **absolute_pythonpath(), **dict(extra_env or {})}
     config.ShopKernelManager.transport = transport
     if isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name):
         config.ShopKernelManager.output_file = os.path.abspath(log.name)
