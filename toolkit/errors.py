@@ -8,12 +8,13 @@ traceback.
     ├── DataError        a data file cannot be used (unreadable, empty, a column missing, no usable row)
     ├── ParamsError      a parameter, column map, pricing or sweep file is wrong
     ├── ExperimentError  an experiment cannot run as asked (e.g. too few rows for any fraction)
+    ├── ExportError      a model cannot be exported for serving (e.g. it is not a Keras model)
     └── SweepError       a sweep finished with failed shops
 """
 
 from __future__ import annotations
 
-__all__ = ["DataError", "ExperimentError", "ParamsError", "SweepError", "ToolkitError"]
+__all__ = ["DataError", "ExperimentError", "ExportError", "ParamsError", "SweepError", "ToolkitError"]
 
 
 class ToolkitError(Exception):
@@ -30,6 +31,10 @@ class ParamsError(ToolkitError):
 
 class ExperimentError(ToolkitError):
     """An experiment cannot run as asked."""
+
+
+class ExportError(ToolkitError):
+    """A model cannot be exported for serving as asked."""
 
 
 class SweepError(ToolkitError):

@@ -317,6 +317,7 @@ class KerasOrdinal(SizeModelBase):
     """
 
     seed_independent = True
+    head = "coral"
 
     def __init__(
         self,
