@@ -138,7 +138,7 @@ class _KerasSizeModel(SizeModelBase):
             verbose=0,
         )
         self.network_: keras.Model = network
-        self.forward_: NumpyForward = NumpyForward.from_network(network, self.head)
+        self.forward_ = self._forward(network)
         return keras_epochs * repeats
 
     def build(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
@@ -148,16 +148,7 @@ class _KerasSizeModel(SizeModelBase):
         """
         keras.utils.set_random_seed(int(self.random_state))
         tf.config.experimental.enable_op_determinism()
-        numeric = rows.numeric.astype(np.float64)
-        network = build_network(
-            n_numeric=numeric.shape[1],
-            n_categories=rows.n_categories,
-            n_sizes=self.n_sizes,
-            head=self.head,
-            mean=numeric.mean(axis=0),
-            variance=numeric.var(axis=0),
-            initial_biases=self._initial_biases(y),
-        )
+        network = self._network(rows, y)
         passes = epochs_for(
             len(y),
             epochs=self.epochs,
@@ -170,6 +161,23 @@ class _KerasSizeModel(SizeModelBase):
         return compile_network(
             network, head=self.head, learning_rate=self.learning_rate, decay_steps=decay_steps
         )
+
+    def _network(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
+        """The uncompiled network (encoded rows → the head's logits), once seeded."""
+        numeric = rows.numeric.astype(np.float64)
+        return build_network(
+            n_numeric=numeric.shape[1],
+            n_categories=rows.n_categories,
+            n_sizes=self.n_sizes,
+            head=self.head,
+            mean=numeric.mean(axis=0),
+            variance=numeric.var(axis=0),
+            initial_biases=self._initial_biases(y),
+        )
+
+    def _forward(self, network: keras.Model) -> NumpyForward:
+        """What predicts from the trained network: its weights in a NumPy forward pass."""
+        return NumpyForward.from_network(network, self.head)
 
     def _initial_biases(self, y: np.ndarray) -> np.ndarray:
         share = np.bincount(y, minlength=self.n_sizes) / len(y)
@@ -211,12 +219,17 @@ class KerasMlpOrdinal(_KerasSizeModel):
         return (self.logits(X) > 0.0).sum(axis=1)
 
     def cumulative_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row."""
+        """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row.
+
+        The logits are sorted first: a no-op for this network (ordered by construction), and what
+        makes the probabilities of a cumulative head of the user's own (which may cross) valid.
+        """
         self._check_fitted()
         if self.constant_ is not None:
             return self._constant_cumulative_proba(len(X))
         with single_threaded():
-            return 1.0 / (1.0 + np.exp(-self.logits(X).astype(np.float64)))
+            logits = -np.sort(-self.logits(X).astype(np.float64), axis=1)
+            return 1.0 / (1.0 + np.exp(-logits))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, n_sizes)`` size probabilities from the cumulative ones (rows sum to 1)."""
@@ -306,6 +319,7 @@ class KerasOrdinal(SizeModelBase):
     """
 
     seed_independent = True
+    head = "coral"
 
     def __init__(
         self,
