@@ -172,9 +172,13 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _print_sweep(result: SweepResult) -> int:
-    columns = ["shop_id", "status", "picked_fraction", "pick_train_rows", "full_train_rows", "changed_rate",
-               "saving_usd_per_month"]
-    print(result.summary[columns].to_string(index=False))
+    from toolkit.notebook.overview import shops_overview
+    from toolkit.report.findings import portfolio_headline
+
+    summary = result.summary.sort_values(["saving_usd_per_month", "shop_id"], ascending=[False, True], na_position="last")
+    print(repr(shops_overview(summary)))
+    ok = summary[summary["status"] == "ok"]
+    print("\n" + portfolio_headline(len(ok), int((ok["verdict"] == "reduced").sum()), float(ok["saving_usd_per_month"].sum())))
     ran = len(result.outcomes) - len(result.skipped)
     print(
         f"\n{result.name}: {len(result.outcomes)} shop(s), {ran} run, {len(result.skipped)} already complete, "
