@@ -241,3 +241,11 @@ def test_a_shop_without_shopper_ids_says_so_in_the_pick(tmp_path: Path) -> None:
     from toolkit.report.findings import assumptions_text
 
     assert "each purchase counted as its own shopper" in assumptions_text(pick)
+
+
+def test_a_one_size_shop_is_refused_before_any_training(tmp_path: Path) -> None:
+    frame = tiny_shop(600, seed=2)
+    frame["size"] = pd.Categorical(["M"] * len(frame), categories=frame["size"].cat.categories, ordered=True)
+    frame["outcome"] = "kept"
+    with pytest.raises(ExperimentError, match="every training row teaches the same size \\(M\\)"):
+        run(frame, tmp_path, fractions=[0.5], model="most_popular")

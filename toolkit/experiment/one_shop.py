@@ -214,6 +214,13 @@ def run_experiment(
             f"population and holdout, expected at least {config.min_train_rows}"
         )
     trainer = _Trainer(shop, split, config, log)
+    sizes_bought = np.unique(trainer.labels)
+    if len(sizes_bought) < 2:
+        only = shop.scale.labels[int(sizes_bought[0])] if len(sizes_bought) else "none"
+        raise ExperimentError(
+            f"shop {shop.shop_id}: every training row teaches the same size ({only}); expected at least two "
+            "sizes to recommend between — there is nothing for less data to change"
+        )
     probe = make_model(config.model, n_sizes=trainer.n_sizes, random_state=config.seeds[0], **config.model_params)
     seed_independent = bool(getattr(probe, "seed_independent", False))
     seeds = config.seeds
