@@ -81,8 +81,8 @@ def _training_rows(figures: dict) -> Iterator[Row]:
     yield "epoch training: bare Keras / toolkit time", f"{ratio:.3f}", ">= 0.95", ratio >= figures["goal"]
 
 
-def _memory_rows(figures: dict) -> Iterator[Row]:
-    runs = figures["runs"] if "runs" in figures else [figures]
+def _memory_rows(figures: dict | list[dict]) -> Iterator[Row]:
+    runs = figures if isinstance(figures, list) else [figures]  # one dict per size, or one size
     for run in runs:
         rows = run["rows"]
         peak = run["peak_rss_mb"]

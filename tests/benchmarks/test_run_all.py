@@ -50,7 +50,7 @@ def test_a_benchmark_that_fails_is_a_row_saying_so_and_the_rest_still_run(run_al
 
 def test_memory_rows_read_one_size_or_several(run_all):
     one = {"rows": 1_000_000, "experiment_seconds": 50.0, "peak_rss_mb": 1200.0, "goal_mb": 4096}
-    several = {"runs": [one, {**one, "rows": 10_000_000, "experiment_seconds": 600.0, "peak_rss_mb": 4500.0}]}
+    several = [one, {**one, "rows": 10_000_000, "experiment_seconds": 600.0, "peak_rss_mb": 4500.0}]
     assert [r[3] for r in run_all._memory_rows(one)] == [True, None]
     rows = list(run_all._memory_rows(several))
     assert [r[1] for r in rows] == ["1,200 MB", "50.0", "4,500 MB", "60.0"]
