@@ -169,8 +169,12 @@ def _read_parquet(path: Path, shown: Path) -> pd.DataFrame:
             columns.append(column)
             fields.append(field)
         table = pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=schema.metadata))
+        del columns
         # Other strings stay in Arrow memory (compact, fast to factorize); validation makes them str.
-        return table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+        # Each column's Arrow buffers are freed as it is converted (one block per column: no copies).
+        return table.to_pandas(
+            types_mapper={pa.string(): text, pa.large_string(): text}.get, split_blocks=True, self_destruct=True
+        )
     except Exception as err:  # pyarrow raises several types for corrupt files
         raise DataError(f"{shown}: broken Parquet file ({err}), {EXPECTED}") from err
 

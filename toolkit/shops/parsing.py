@@ -124,6 +124,10 @@ class CodedText:
     codes: np.ndarray
     values: np.ndarray
 
+    def __post_init__(self) -> None:
+        if len(self.values) < 2**31 - 1 and self.codes.dtype != np.int32:
+            object.__setattr__(self, "codes", self.codes.astype(np.int32))  # half the memory of int64
+
     def _table(self) -> np.ndarray:
         """The value of each code, and None for code -1 (the last entry)."""
         return np.append(self.values, None).astype(object)
@@ -189,10 +193,12 @@ def text(values: pd.Series) -> tuple[CodedText, np.ndarray]:
 def number(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Floats per row, and the ``missing`` and ``unparseable`` masks ('72,5' reads as 72.5)."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)  # may be the column's own (read-only) memory
         missing = np.isnan(out)
         unparseable = np.isinf(out)
-        out[unparseable] = np.nan
+        if unparseable.any():
+            out = out.copy()
+            out[unparseable] = np.nan
         return out, missing, unparseable
     codes, uniques = _factorize(values)
     texts = _texts(uniques)

@@ -51,6 +51,7 @@ import pandas as pd
 
 from toolkit.shops.columnmap import ColumnMap
 from toolkit.errors import DataError, ParamsError
+from toolkit.memory import release_freed_memory
 from toolkit.shops.loading import EXTRA_FIELDS, read_table
 from toolkit.results import prepare_output_dir, write_parquet
 from toolkit.shops import parsing
@@ -166,17 +167,24 @@ class ShopData:
 
 
 class _Reasons:
-    """One reason per row: the first check that marks it wins."""
+    """One reason per row: the first check that marks it wins (kept as a small code per row)."""
 
     def __init__(self, n: int) -> None:
-        self.reason = np.full(n, None, dtype=object)
+        self.names: list[str | None] = [None]
+        self.code = np.zeros(n, dtype=np.int16)
         self.pending = np.ones(n, dtype=bool)
 
     def mark(self, failed: np.ndarray, reason: str) -> None:
         chosen = self.pending & np.asarray(failed, dtype=bool)
         if chosen.any():
-            self.reason[chosen] = reason
+            if reason not in self.names:
+                self.names.append(reason)
+            self.code[chosen] = self.names.index(reason)
             self.pending &= ~chosen
+
+    def of(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The reason of each row (or of ``rows``) as an object array, None where none."""
+        return np.array(self.names, dtype=object)[self.code if rows is None else self.code[rows]]
 
 
 def validate(
@@ -225,6 +233,7 @@ def validate(
     scale = cmap.size_scale or parsing.infer_scale(column("size"))
     size_index, missing["size"] = parsing.size_positions(column("size"), scale)
     texts["outcome"], missing["outcome"], outcome_unknown = parsing.words(column("outcome"), cmap.outcome_words())
+    release_freed_memory()  # Arrow's working memory of the text columns, before the checks need theirs
 
     reasons = _Reasons(n)
     if EXTRA_FIELDS in raw.columns:
@@ -256,11 +265,12 @@ def validate(
 
     keep = reasons.pending
     if not keep.any():
-        top = pd.Series(reasons.reason).value_counts()
+        top = pd.Series(reasons.of()).value_counts()
         raise DataError(
             f"{source}: no usable row left, all {n:,} rows quarantined (most often "
             f"'{top.index[0]}', {top.iloc[0]:,} rows); expected rows that pass validation"
         )
+    release_freed_memory()  # the checks' working memory, before the clean table is built
     # The clean rows in time order (stable), each column built once in that order; text columns
     # become categoricals straight from their codes (as astype("category") would make them).
     kept = np.flatnonzero(keep)
@@ -278,7 +288,8 @@ def validate(
             "age": parsed["age"][rows],
             "size": pd.Categorical.from_codes(size_index[rows], dtype=scale.dtype),
             "outcome": texts["outcome"].categorical(rows),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy into blocks
     )
     for name in OPTIONAL_COLUMNS:
         if where.get(name) is not None or name in cmap.constants:
@@ -288,14 +299,14 @@ def validate(
     chosen = _quarantine_columns(raw, cmap, where, quarantine_columns, source)
     quarantine = _as_read(raw.iloc[bad][chosen])
     quarantine.columns = [f"raw_{c}" if c in ("reason", "source_row") else c for c in quarantine.columns]
-    quarantine["reason"] = reasons.reason[bad]
+    quarantine["reason"] = reasons.of(bad)
     quarantine["source_row"] = bad + 1
     quarantine = quarantine.reset_index(drop=True)
     return Validation(
         source=source,
         clean=clean,
         quarantine=quarantine,
-        counts=_counts(reasons.reason[bad], n),
+        counts=_counts(reasons.of(bad), n),
         volume=weekly_volume(clean),
         scale=scale,
         rows_read=n,
@@ -466,6 +477,7 @@ def load_shop(
     this shop (rows whose shop cannot be told are counted for a file holding a single shop only).
     """
     result = validate_path(path, column_map)
+    release_freed_memory()  # what reading and validating the file used
     shops = sorted(result.clean["shop_id"].unique())
     if shop_id is None:
         if len(shops) > 1:

@@ -48,11 +48,19 @@ def weekly_volume(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(columns, _DTYPES)})
     ns = frame["event_time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     week = (ns // _NS_PER_DAY + _EPOCH_TO_MONDAY_DAYS) // 7
-    counts = pd.DataFrame({"shop_id": frame["shop_id"].to_numpy(), "week": week}).value_counts()
+    # Purchases per shop and week counted on the shops' codes (no shop id spelled out per row).
+    codes, shops = pd.factorize(frame["shop_id"])
+    known = codes >= 0
+    first = int(week[known].min())
+    span = int(week[known].max()) - first + 1
+    per_week = np.bincount(
+        codes[known].astype(np.int64) * span + (week[known] - first), minlength=len(shops) * span
+    ).reshape(len(shops), span)
     parts = []
-    for shop, shop_counts in counts.groupby(level="shop_id", sort=True):
-        weeks = shop_counts.droplevel("shop_id").sort_index()
-        parts.append(_flag_shop(str(shop), weeks))
+    for index in sorted(range(len(shops)), key=lambda i: shops[i]):
+        present = np.flatnonzero(per_week[index])
+        weeks = pd.Series(per_week[index][present], index=present + first)
+        parts.append(_flag_shop(str(shops[index]), weeks))
     return pd.concat(parts, ignore_index=True)[columns]
 
 
