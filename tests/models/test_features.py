@@ -132,3 +132,13 @@ def test_encoder_refuses_no_rows_and_missing_columns() -> None:
         FeatureEncoder().fit(bodies().iloc[:0])
     with pytest.raises(DataError, match="height_cm"):
         FeatureEncoder().fit(bodies().drop(columns="height_cm"))
+
+
+def test_encoding_leaves_the_rows_it_reads_untouched() -> None:
+    frame = bodies(chest_cm=[90.0, np.nan, 100.0, np.nan], height_cm=[160.0, np.nan, 170.0, 165.0])
+    frame["category"] = frame["category"].astype("category")
+    before = frame.copy()
+    encoder = FeatureEncoder().fit(frame)
+    encoded = encoder.transform(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert np.isfinite(encoded.numeric).all()
