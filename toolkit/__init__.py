@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "wilson_interval": "toolkit.experiment.compare",
     "Pick": "toolkit.experiment.decision",
     "pick_smallest_sufficient": "toolkit.experiment.decision",
+    "export_model": "toolkit.experiment.export",
     # results, display, charts
     "ShopResults": "toolkit.results",
     "read_shop_results": "toolkit.results",
@@ -69,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "DataError": "toolkit.errors",
     "ExperimentError": "toolkit.errors",
+    "ExportError": "toolkit.errors",
     "OutputError": "toolkit.errors",
     "ParamsError": "toolkit.errors",
     "SweepError": "toolkit.errors",

@@ -172,9 +172,13 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _print_sweep(result: SweepResult) -> int:
-    columns = ["shop_id", "status", "picked_fraction", "pick_train_rows", "full_train_rows", "changed_rate",
-               "saving_usd_per_month"]
-    print(result.summary[columns].to_string(index=False))
+    from toolkit.notebook.overview import shops_overview
+    from toolkit.report.findings import portfolio_headline
+
+    summary = result.summary.sort_values(["saving_usd_per_month", "shop_id"], ascending=[False, True], na_position="last")
+    print(repr(shops_overview(summary)))
+    ok = summary[summary["status"] == "ok"]
+    print("\n" + portfolio_headline(len(ok), int((ok["verdict"] == "reduced").sum()), float(ok["saving_usd_per_month"].sum())))
     ran = len(result.outcomes) - len(result.skipped)
     print(
         f"\n{result.name}: {len(result.outcomes)} shop(s), {ran} run, {len(result.skipped)} already complete, "
@@ -259,6 +263,54 @@ def _run_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- export -------------------------------------------------------------------------------------
+def _fraction(text: str) -> float | str:
+    """``picked``, a share such as ``0.25``, or a ratio such as ``1/4``."""
+    if text == "picked":
+        return text
+    try:
+        numerator, _, denominator = text.partition("/")
+        value = float(numerator) / float(denominator) if denominator else float(numerator)
+    except (ValueError, ZeroDivisionError):
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected 'picked' or a fraction in (0, 1] such as 0.25 or 1/4, got {text!r}")
+    return value
+
+
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="retrain a shop's judged model and write it as a TensorFlow SavedModel for TF Serving",
+        description="Retrain the shop's model at the chosen fraction with the experiment's sampling and "
+        "seed, check it tells the reference shoppers what the experiment recorded (runs.parquet "
+        "changed_count), and write a SavedModel to DIR/<shop_id>/<version>/ with enough.json beside it. "
+        "Its serving_default signature takes the raw widget fields. Keras models only. See docs/serving.md.",
+    )
+    parser.add_argument("shop_results", type=Path, metavar="RESULTS_DIR/SHOP", help="a shop's results folder (with pick.json)")
+    parser.add_argument(
+        "--fraction", type=_fraction, default="picked", metavar="picked|F",
+        help="the fraction whose model to export: 'picked' (default) or one the experiment trained, e.g. 0.25 or 1/4",
+    )
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="the run's seed (default: the experiment's first)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="TF Serving's model folder; the shop's versions go under DIR/<shop_id>/")
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from toolkit.experiment.export import EXPORT_FILE, export_model
+
+    exported = export_model(args.shop_results, args.out, fraction=args.fraction, seed=args.seed)
+    print(f"exported {exported.shop_id} version {exported.version}: fraction {exported.fraction:g}, seed {exported.seed}, "
+          f"{exported.train_rows:,} training rows")
+    print(f"check:       {exported.changed_count} of {exported.n_reference} reference shoppers told another size "
+          "than the reference consensus, as the experiment recorded")
+    print(f"inputs:      {', '.join(f'{name} ({dtype})' for name, dtype in exported.inputs.items())}")
+    print(f"saved model: {exported.folder}")
+    print(f"provenance:  {exported.folder / EXPORT_FILE}")
+    return EXIT_OK
+
+
 #: Every verb's ``_add_<verb>`` function, in the order ``enough --help`` lists them.
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate,
@@ -266,6 +318,7 @@ VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sweep,
     _add_demo,
     _add_report,
+    _add_export,
 ]
 
 

@@ -8,6 +8,7 @@ traceback.
     ├── DataError        a data file cannot be used (unreadable, empty, a column missing, no usable row)
     ├── ParamsError      a parameter, column map, pricing or sweep file is wrong
     ├── ExperimentError  an experiment cannot run as asked (e.g. too few rows for any fraction)
+    ├── ExportError      a model cannot be exported for serving (e.g. it is not a Keras model)
     ├── OutputError      a result cannot be written (the folder is a file or read-only, the disk is full)
     └── SweepError       a sweep finished with failed shops
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DataError", "ExperimentError", "OutputError", "ParamsError", "SweepError", "ToolkitError", "os_error_reason"]
+__all__ = ["DataError", "ExperimentError", "ExportError", "OutputError", "ParamsError", "SweepError", "ToolkitError", "os_error_reason"]
 
 
 class ToolkitError(Exception):
@@ -37,6 +38,10 @@ class ExperimentError(ToolkitError):
 
 class OutputError(ToolkitError):
     """A results folder or file cannot be written (not a folder, not writable, disk full)."""
+
+
+class ExportError(ToolkitError):
+    """A model cannot be exported for serving as asked."""
 
 
 class SweepError(ToolkitError):

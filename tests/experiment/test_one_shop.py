@@ -135,7 +135,8 @@ def test_the_descending_search_stops_at_the_first_failing_fraction(logreg_result
     pick = json.loads((folder / "pick.json").read_text())
     assert pick["verdict"] == "full"
     assert pick["untested_fractions"] == [0.25, 0.125, 0.0625]
-    assert 1.0 < pick["compute_full_trainings"] < 2 * 2 + 1  # the full data once, two half-size models
+    assert pick["compute_full_training_rows"] == pytest.approx(2.0, abs=0.01)  # the full data once, two half-size models
+    assert pick["compute_full_trainings"] > 0  # the same in seconds: millisecond fits, too noisy to bound
 
 
 def test_a_recent_holdout_holds_the_newest_purchases(tmp_path: Path) -> None:
@@ -240,3 +241,11 @@ def test_a_shop_without_shopper_ids_says_so_in_the_pick(tmp_path: Path) -> None:
     from toolkit.report.findings import assumptions_text
 
     assert "each purchase counted as its own shopper" in assumptions_text(pick)
+
+
+def test_a_one_size_shop_is_refused_before_any_training(tmp_path: Path) -> None:
+    frame = tiny_shop(600, seed=2)
+    frame["size"] = pd.Categorical(["M"] * len(frame), categories=frame["size"].cat.categories, ordered=True)
+    frame["outcome"] = "kept"
+    with pytest.raises(ExperimentError, match="every training row teaches the same size \\(M\\)"):
+        run(frame, tmp_path, fractions=[0.5], model="most_popular")

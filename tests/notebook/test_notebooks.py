@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,20 @@ def test_a_list_given_with_p_is_refused_with_the_y_hint_before_training(tmp_path
     assert done.returncode != 0
     assert "setting seeds: expected a list or mapping" in done.stderr and "-y 'seeds: [7, 8]'" in done.stderr
     assert not (tmp_path / "out").exists()  # nothing was trained or written
+
+
+def test_the_notebook_runs_your_own_model_found_through_pythonpath(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.parquet"
+    tiny_shop(2500, shop_id="own-shop").to_parquet(data)
+    command = [
+        sys.executable, "-m", "papermill", str(NOTEBOOK), str(tmp_path / "executed.ipynb"),
+        "-p", "data_path", str(data), "-p", "output_dir", str(tmp_path / "out"),
+        "-p", "model", "mymodels:MyEstimator", "-y", "{model_params: {alpha: 2.0}, fractions: [0.5]}",
+        "--cwd", str(tmp_path),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "examples"), os.environ.get("PYTHONPATH")]))}
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=300, env=env)
+    stored = read_shop_results(tmp_path / "out" / "own-shop")
+    assert (stored.runs["model"] == "mymodels:MyEstimator").all()
+    assert stored.pick["model_params"] == {"alpha": 2.0} and stored.pick["seed_independent"]
+    assert set(stored.runs["fraction"]) == {0.5, 1.0}

@@ -19,7 +19,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from toolkit.errors import ParamsError
-from toolkit.models import DEFAULT_MODEL
+from toolkit.models import DEFAULT_MODEL, check_model
 
 __all__ = ["DEFAULT_FRACTIONS", "ExperimentConfig", "PickRule", "setting_names"]
 
@@ -105,7 +105,12 @@ class ExperimentConfig:
         "(one in all for a seed-independent model)",
         "a list of distinct integers",
     )
-    model: str = _setting(DEFAULT_MODEL, "model name from the registry (toolkit.models.available_models())", "a model name")
+    model: str = _setting(
+        DEFAULT_MODEL,
+        "model name from the registry (toolkit.models.available_models()), or package.module:name of "
+        "your own: an estimator class or a Keras build function, importable in the kernel (docs/models.md)",
+        "a model name",
+    )
     model_params: dict[str, Any] = _setting({}, "extra parameters for the model (e.g. {C: 0.5})", "a mapping")
     sampling: str = _setting("random", "sampling strategy: random (nested), recent, balanced", "a strategy name")
     search: str = _setting(
@@ -151,6 +156,7 @@ class ExperimentConfig:
         for name in ("model", "sampling", "machine"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise _expected(name, getattr(self, name), "a non-empty name")
+        check_model(self.model, self.model_params)  # your own model is imported and checked here
         if self.search not in ("descending", "grid"):
             raise _expected("search", self.search, "'descending' or 'grid'")
         if self.holdout not in ("random", "recent"):

@@ -65,6 +65,7 @@ __all__ = [
     "pick_for",
     "run_experiment",
     "run_experiment_on_file",
+    "size_distributions",
     "split_for",
     "write_results",
 ]
@@ -139,12 +140,12 @@ class _Trainer:
         model = make_model(config.model, n_sizes=self.n_sizes, random_state=seed, **config.model_params)
         record = fit_metered(model, subset, self.labels[positions])
         started = time.perf_counter()
-        reference = _probabilities(model, self.split.reference, self.n_sizes)
+        reference = size_distributions(model, self.split.reference, self.n_sizes)
         predict_seconds = time.perf_counter() - started
         probabilities = (
             reference,
-            _probabilities(model, self.heavier, self.n_sizes),
-            _probabilities(model, self.split.holdout, self.n_sizes),
+            size_distributions(model, self.heavier, self.n_sizes),
+            size_distributions(model, self.split.holdout, self.n_sizes),
         )
         # The model's own recommendation is the median of its size distribution, as in every consensus.
         own = Sizes.consensus([probabilities])
@@ -216,6 +217,13 @@ def run_experiment(
             f"population and holdout, expected at least {config.min_train_rows}"
         )
     trainer = _Trainer(shop, split, config, log)
+    sizes_bought = np.unique(trainer.labels)
+    if len(sizes_bought) < 2:
+        only = shop.scale.labels[int(sizes_bought[0])] if len(sizes_bought) else "none"
+        raise ExperimentError(
+            f"shop {shop.shop_id}: every training row teaches the same size ({only}); expected at least two "
+            "sizes to recommend between — there is nothing for less data to change"
+        )
     probe = make_model(config.model, n_sizes=trainer.n_sizes, random_state=config.seeds[0], **config.model_params)
     seed_independent = bool(getattr(probe, "seed_independent", False))
     seeds = config.seeds
@@ -310,8 +318,9 @@ def _volume(shop: ShopData, config: ExperimentConfig) -> money.Volume:
     return money.Volume(float(len(shop.frame)), "the rows in the file", growth, growth_source)
 
 
-def _probabilities(model: Any, rows: pd.DataFrame, n_sizes: int) -> np.ndarray:
-    """The model's size distribution per row (one-hot of its recommendation when it has none)."""
+def size_distributions(model: Any, rows: pd.DataFrame, n_sizes: int) -> np.ndarray:
+    """The model's size distribution per row (one-hot of its recommendation when it has none): what
+    the consensus of several models is taken over."""
     if hasattr(model, "predict_proba"):
         return np.asarray(model.predict_proba(rows), dtype=np.float32)
     sizes = np.asarray(model.predict(rows), dtype=np.int64)
@@ -408,6 +417,7 @@ def pick_document(
         "trainings_per_month": pricing.trainings_per_month,
         "time_curve": asdict(result.time_curve),
         "shopper_id_from_row": shop.shopper_id_from_row,
+        "data": None if shop.source is None else shop.source.to_dict(),  # what `enough export` loads again
         "rows_read": shop.rows_read,
         "rows_clean": len(shop.frame),
         "rows_quarantined": shop.rows_quarantined,

@@ -20,12 +20,17 @@ does not import TensorFlow:
 ``logreg``        scikit-learn logistic regressions on the cumulative thresholds (:mod:`.logreg`)
 ``most_popular``  the most common size per category — the baseline (:mod:`.most_popular`)
 ================  ======================================================================
+
+Any other name of the form ``package.module:name`` is the user's own model (:mod:`.own`): a
+``SizeModelBase`` subclass, a scikit-learn-style estimator class or a Keras ``build`` function,
+imported on first use. :func:`check_model` resolves a name (and checks its parameters) when the
+settings are checked, before anything trains.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from toolkit.errors import ParamsError
@@ -36,7 +41,9 @@ __all__ = [
     "SizeModel",
     "SizeModelBase",
     "available_models",
+    "check_model",
     "make_model",
+    "model_class",
     "register_model",
 ]
 
@@ -76,16 +83,45 @@ def available_models() -> tuple[str, ...]:
     return tuple(sorted(set(_REGISTRY) | set(_BUILTIN_MODULES)))
 
 
+def model_class(name: str) -> type:
+    """The class :func:`make_model` makes for ``name``: a registered model, or ``package.module:name``
+    (imported and adapted to the protocol, see :mod:`toolkit.models.own`)."""
+    from toolkit.models.own import is_own_model, resolve_own_model
+
+    if is_own_model(name):
+        return resolve_own_model(name)
+    if name not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise ParamsError(
+            f"model: unknown model {name!r}; expected one of {list(available_models())} "
+            "or package.module:name of your own"
+        )
+    return cls
+
+
+def check_model(name: str, params: Mapping[str, object]) -> None:
+    """Check a model setting before anything trains: the name exists, and a model of the user's own
+    (``package.module:name``) imports, has the right shape and takes ``params``.
+
+    Built-in names are checked without importing their modules (TensorFlow stays unimported); their
+    parameters are checked when the model is made.
+    """
+    from toolkit.models.own import is_own_model
+
+    if is_own_model(name):
+        make_model(name, n_sizes=2, **params)
+    elif name not in _REGISTRY and name not in _BUILTIN_MODULES:
+        model_class(name)  # raises, listing the known names
+
+
 def make_model(name: str, *, n_sizes: int, random_state: int = 0, **params: object) -> SizeModel:
     """A new, unfitted model ``name`` for a scale of ``n_sizes`` sizes.
 
     Unknown names and unknown parameters raise :class:`ParamsError` listing what is accepted.
     """
-    if name not in _REGISTRY and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        raise ParamsError(f"model: unknown model {name!r}; expected one of {list(available_models())}")
+    cls = model_class(name)
     param_names = getattr(cls, "_get_param_names", None)
     if param_names is not None:
         accepted = set(param_names())

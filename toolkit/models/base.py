@@ -75,6 +75,10 @@ class SizeModelBase(BaseEstimator):
     #: True when training does not depend on ``random_state`` (the same rows give the same model):
     #: the experiment then trains one model per fraction instead of one per seed.
     seed_independent: ClassVar[bool] = False
+    #: The output head of a Keras model ``enough export`` can serve: ``"coral"`` (K-1 cumulative
+    #: logits) or ``"softmax"`` (K logits); None for every other model. An exportable model keeps
+    #: ``encoder_`` and ``network_`` (encoded rows → the head's logits) once fitted.
+    head: ClassVar[str | None] = None
 
     # -- public protocol ---------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> SizeModelBase:

@@ -26,7 +26,8 @@ Features
 * ``numeric`` — float32 ``(n, d)``: ``height_cm``, ``weight_kg``, ``age``, ``bmi`` (kg/m²), then any
   optional body measurement (``chest_cm``, ``waist_cm``, ``hip_cm``) present in the training rows,
   then gender one-hot (``gender_female``, ``gender_male``, ``gender_unknown``) and
-  ``fit_preference`` as tight/regular/loose → -1/0/+1 (missing or other → 0). Missing numeric values
+  ``fit_preference`` as tight/regular/loose → -1/0/+1 (missing or other → 0; ``fit_preference_stated_``
+  says whether any training row stated one). Missing numeric values
   are filled with the training median, so a shopper who skipped a field still gets a size.
 * ``category`` — int32 ``(n,)``: 1 … V for the training categories (most frequent first, at most
   ``max_categories``), 0 for anything else (a category first seen at predict time).
@@ -141,6 +142,9 @@ class FeatureEncoder:
             c for c in MEASUREMENT_COLUMNS if c in frame.columns and frame[c].notna().any()
         )
         self.measurement_columns_: tuple[str, ...] = measurements
+        self.fit_preference_stated_: bool = bool(
+            "fit_preference" in frame.columns and frame["fit_preference"].notna().any()
+        )
         self.feature_names_: tuple[str, ...] = (
             BASE_NUMERIC_FEATURES
             + measurements

@@ -140,7 +140,7 @@ class _KerasSizeModel(SizeModelBase):
             verbose=0,
         )
         self.network_: keras.Model = network
-        self.forward_: NumpyForward = NumpyForward.from_network(network, self.head)
+        self.forward_ = self._forward(network)
         return keras_epochs * repeats
 
     def build(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
@@ -150,16 +150,7 @@ class _KerasSizeModel(SizeModelBase):
         """
         keras.utils.set_random_seed(int(self.random_state))
         tf.config.experimental.enable_op_determinism()
-        mean, variance = column_moments(lambda: _float64_blocks(rows.numeric))
-        network = build_network(
-            n_numeric=rows.numeric.shape[1],
-            n_categories=rows.n_categories,
-            n_sizes=self.n_sizes,
-            head=self.head,
-            mean=mean,
-            variance=variance,
-            initial_biases=self._initial_biases(y),
-        )
+        network = self._network(rows, y)
         passes = epochs_for(
             len(y),
             epochs=self.epochs,
@@ -172,6 +163,23 @@ class _KerasSizeModel(SizeModelBase):
         return compile_network(
             network, head=self.head, learning_rate=self.learning_rate, decay_steps=decay_steps
         )
+
+    def _network(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
+        """The uncompiled network (encoded rows → the head's logits), once seeded."""
+        mean, variance = column_moments(lambda: _float64_blocks(rows.numeric))
+        return build_network(
+            n_numeric=rows.numeric.shape[1],
+            n_categories=rows.n_categories,
+            n_sizes=self.n_sizes,
+            head=self.head,
+            mean=mean,
+            variance=variance,
+            initial_biases=self._initial_biases(y),
+        )
+
+    def _forward(self, network: keras.Model) -> NumpyForward:
+        """What predicts from the trained network: its weights in a NumPy forward pass."""
+        return NumpyForward.from_network(network, self.head)
 
     def _initial_biases(self, y: np.ndarray) -> np.ndarray:
         share = np.bincount(y, minlength=self.n_sizes) / len(y)
@@ -213,12 +221,17 @@ class KerasMlpOrdinal(_KerasSizeModel):
         return (self.logits(X) > 0.0).sum(axis=1)
 
     def cumulative_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row."""
+        """``(n, n_sizes - 1)`` probabilities ``P(size > k)``, non-increasing along each row.
+
+        The logits are sorted first: a no-op for this network (ordered by construction), and what
+        makes the probabilities of a cumulative head of the user's own (which may cross) valid.
+        """
         self._check_fitted()
         if self.constant_ is not None:
             return self._constant_cumulative_proba(len(X))
         with single_threaded():
-            return 1.0 / (1.0 + np.exp(-self.logits(X).astype(np.float64)))
+            logits = -np.sort(-self.logits(X).astype(np.float64), axis=1)
+            return 1.0 / (1.0 + np.exp(-logits))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, n_sizes)`` size probabilities from the cumulative ones (rows sum to 1)."""
@@ -308,6 +321,7 @@ class KerasOrdinal(SizeModelBase):
     """
 
     seed_independent = True
+    head = "coral"
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from toolkit.errors import DataError
 from toolkit.experiment.config import PickRule
 from toolkit.experiment.decision import fraction_label, pick_smallest_sufficient
-from toolkit.notebook.overview import Note, Table, segment_overview, verdict_summary
+from toolkit.notebook.overview import Note, Table, segment_overview, shops_overview, verdict_summary
 from toolkit.report import charts
 from toolkit.report.findings import pick_rule
 from toolkit.report.pdf import read_summary
@@ -196,10 +196,10 @@ class ShopView:
     def __str__(self) -> str:
         return self._repr_markdown_()
 
-    def shops(self) -> pd.DataFrame | Note:
-        """The sweep's shops (largest saving first)."""
+    def shops(self) -> Table | Note:
+        """The sweep's shops (largest saving first), formatted for reading."""
         try:
-            return list_shops(self.results_dir)
+            return shops_overview(list_shops(self.results_dir))
         except DataError:
             return self._nothing
 

@@ -26,6 +26,7 @@ __all__ = [
     "segment_overview",
     "settings_overview",
     "shop_overview",
+    "shops_overview",
     "shown_fraction",
     "split_overview",
     "verdict_summary",
@@ -75,12 +76,40 @@ class Table:
         return len(self.frame)
 
 
-def _pct(rate: float, digits: int = 1) -> str:
-    return "" if pd.isna(rate) else f"{rate * 100:.{digits}f}%"
+def _pct(rate: float | None, digits: int = 1) -> str:
+    return "" if rate is None or pd.isna(rate) else f"{rate * 100:.{digits}f}%"
 
 
 def _signed_points(share: float) -> str:
     return "" if pd.isna(share) else f"{share * 100:+.1f} pts"
+
+
+def shops_overview(shops: pd.DataFrame) -> Table:
+    """A sweep's shops (:func:`toolkit.notebook.explore.list_shops`): verdict, share, money, drift."""
+
+    def money(value: float) -> str:
+        if pd.isna(value):
+            return ""
+        return f"${value:,.4f}" if 0 < abs(value) < 0.01 else f"${value:,.2f}"
+
+    rows = []
+    for row in shops.to_dict("records"):
+        fraction = row.get("picked_fraction")
+        rows.append(
+            {
+                "shop": row["shop_id"],
+                "status": row.get("status", ""),
+                "verdict": row.get("verdict") or "",
+                "train on": "" if pd.isna(fraction) else fraction_label(float(fraction)),
+                "saving per month": money(row.get("saving_usd_per_month")),
+                "cost per month today": money(row.get("full_cost_usd_per_month")),
+                "at the pick": money(row.get("pick_cost_usd_per_month")),
+                "told another size": _pct(row.get("changed_rate"), 2),
+                "noise floor": _pct(row.get("noise_floor"), 2),
+                "error": row.get("error") or "",
+            }
+        )
+    return Table(pd.DataFrame(rows).set_index("shop"))
 
 
 def settings_overview(config: ExperimentConfig) -> Table:

@@ -215,7 +215,7 @@ def _fraction_axis(ax: Axes, curve: pd.DataFrame) -> None:
     ax.tick_params(axis="x", labelsize=8)
     if len(fractions):
         ax.set_xlim(fractions.min() / 1.5, fractions.max() * 1.5)
-    ax.set_xlabel("Share of the shop's data used for training (log scale; training rows below)")
+    ax.set_xlabel("Share of the data trained on (log scale; training rows below)")
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
 

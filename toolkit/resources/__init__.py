@@ -1,5 +1,7 @@
 """Files the toolkit ships, and the project folder it works in.
 
+**The toolkit's version** (:func:`toolkit_version`) is the installed distribution's.
+
 **Package files** — the default pricing (``params/pricing.yaml``) and the sweep's notebook
 (``notebooks/fraction_sweep.ipynb``) — are found with :mod:`importlib.resources`, so an installed
 wheel finds them as a checkout does. In a checkout this folder holds symbolic links to the project's
@@ -12,11 +14,12 @@ that holds ``params/demo.yaml`` (a checkout), else the working directory.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT_VARIABLE", "package_file", "project_root"]
+__all__ = ["PROJECT_ROOT_VARIABLE", "package_file", "project_root", "toolkit_version"]
 
 #: Environment variable naming the project folder explicitly.
 PROJECT_ROOT_VARIABLE = "ENOUGH_PROJECT_ROOT"
@@ -37,3 +40,11 @@ def project_root() -> Path:
         if (folder / "params" / "demo.yaml").is_file():
             return folder
     return here
+
+
+def toolkit_version() -> str:
+    """The installed toolkit's version (``unknown`` when it is run without being installed)."""
+    try:
+        return importlib.metadata.version("enough")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

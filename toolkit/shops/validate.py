@@ -52,7 +52,7 @@ import pandas as pd
 from toolkit.shops.columnmap import ColumnMap
 from toolkit.errors import DataError, ParamsError
 from toolkit.memory import release_freed_memory
-from toolkit.shops.loading import EXTRA_FIELDS, read_table
+from toolkit.shops.loading import EXTRA_FIELDS, file_sha256, read_table
 from toolkit.results import prepare_output_dir, write_parquet
 from toolkit.shops import parsing
 from toolkit.shops.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SizeScale
@@ -62,6 +62,7 @@ from toolkit.shops.volume import weekly_volume
 __all__ = [
     "CHECK_ORDER",
     "ShopData",
+    "ShopSource",
     "Validation",
     "load_shop",
     "validate",
@@ -149,6 +150,19 @@ class Validation:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ShopSource:
+    """The file a shop was loaded from, as read: what it takes to load the same rows again."""
+
+    path: Path
+    column_map: Path | None
+    sha256: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        column_map = None if self.column_map is None else str(self.column_map)
+        return {"path": str(self.path), "column_map": column_map, "sha256": self.sha256}
+
+
 @dataclass
 class ShopData:
     """One shop's clean purchase history, sorted by ``event_time``, and what loading it dropped."""
@@ -164,6 +178,8 @@ class ShopData:
     #: the file has no shopper ids: each row is its own shopper, so one person's purchases may be
     #: in both the reference population and the training data (``shopper_id_from: row``)
     shopper_id_from_row: bool = False
+    #: the file it came from (None: built in memory)
+    source: ShopSource | None = None
 
 
 class _Reasons:
@@ -510,7 +526,16 @@ def load_shop(
         reasons={str(k): int(v) for k, v in reasons.items()},
         quarantine=quarantine,
         shopper_id_from_row=result.shopper_id_from_row,
+        # a pipe was read whole and cannot be read again: no source to reload
+        source=ShopSource(Path(path).resolve(), _column_map_file(column_map), file_sha256(path)) if Path(path).is_file() else None,
     )
+
+
+def _column_map_file(column_map: ColumnMap | str | os.PathLike[str] | None) -> Path | None:
+    """The column map's file (None: the identity map, or a map built in memory)."""
+    if isinstance(column_map, ColumnMap):
+        column_map = column_map.source if Path(column_map.source).is_file() else None
+    return None if column_map is None else Path(column_map).resolve()
 
 
 def _storable(quarantine: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,9 @@ started by :class:`ShopKernelManager` (handed to nbclient through papermill's en
 * **the executed notebook** — papermill writes it to a hidden sibling, renamed into place when the
   run ends, so a full disk never leaves a truncated notebook; paths reach papermill with their braces
   escaped (papermill formats paths with the parameters, so ``{x}`` in a path would break it).
+* **PYTHONPATH** — the worker's, with every entry made absolute against the worker's working
+  directory, so a module of the user's own (``model: mymodels:MyEstimator``) found through
+  ``PYTHONPATH=examples`` is found by the kernel too, which runs in the shop's output folder.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from traitlets.config import Config
 
 __all__ = [
     "THREAD_VARIABLES",
+    "absolute_pythonpath",
     "ShopKernelManager",
     "ShopTimedOut",
     "available_cores",
@@ -74,6 +78,14 @@ def thread_environment(threads: int) -> dict[str, str]:
     """The environment variables that give a kernel ``threads`` threads (at least one)."""
     value = str(max(1, int(threads)))
     return {name: value for name in THREAD_VARIABLES}
+
+
+def absolute_pythonpath() -> dict[str, str]:
+    """``PYTHONPATH`` with every entry absolute (against this process's working directory), or nothing."""
+    value = os.environ.get("PYTHONPATH")
+    if not value:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(os.path.abspath(entry) for entry in value.split(os.pathsep))}
 
 
 def kernel_transport() -> str:
@@ -186,7 +198,7 @@ def execute_shop_notebook(
     """
     transport = transport or kernel_transport()
     config = Config()
-    config.ShopKernelManager.extra_env = {**thread_environment(threads), **dict(extra_env or {})}
+    config.ShopKernelManager.extra_env = {**thread_environment(threads), **absolute_pythonpath(), **dict(extra_env or {})}
     config.ShopKernelManager.transport = transport
     if isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name):
         config.ShopKernelManager.output_file = os.path.abspath(log.name)

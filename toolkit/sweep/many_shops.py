@@ -216,8 +216,8 @@ def run_sweep(
     sweep holds ``output_dir``; check :attr:`SweepResult.failed` (or ``raise_for_failures``).
     """
     started = time.perf_counter()
+    runs = plan_shops(spec)  # settings and shops first: a wrong sweep file creates no folder
     prepare_output_dir(spec.output_dir, what=f"{spec.where()}: key 'output_dir'")
-    runs = plan_shops(spec)
     with _exclusive(spec.output_dir):
         outcomes = _already_complete(runs)  # no cluster is started for shops that need no run
         todo = [run for run in runs if run.shop_id not in {outcome.shop_id for outcome in outcomes}]

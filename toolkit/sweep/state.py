@@ -26,7 +26,6 @@ file no longer parses / differs from its seal).
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ import pandas as pd
 
 from toolkit.errors import OutputError
 from toolkit.experiment.pricing import DEFAULT_PRICING_PATH
+from toolkit.resources import toolkit_version
 from toolkit.results import (
     PICK_FILE,
     SEAL_FILE,
@@ -125,16 +125,8 @@ def params_hash(run: ShopRun) -> str:
         digest.update(b"\0file\0")
         if path is not None and Path(path).is_file():
             _hash_file(digest, path)
-    digest.update(f"\0toolkit {_toolkit_version()}".encode())
+    digest.update(f"\0toolkit {toolkit_version()}".encode())  # a new release reruns every shop
     return digest.hexdigest()
-
-
-def _toolkit_version() -> str:
-    """The installed toolkit's version: a new release reruns every shop."""
-    try:
-        return importlib.metadata.version("enough")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _parameter_files(parameters: Mapping[str, Any]) -> list[Path]:
