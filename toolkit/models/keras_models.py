@@ -54,7 +54,7 @@ from toolkit.models import register_model
 from toolkit.models.backend import keras, tf
 from toolkit.models.base import SizeModelBase, single_threaded
 from toolkit.models.full_batch import FullBatchResult, fit_full_batch
-from toolkit.models.moments import column_moments, row_blocks
+from toolkit.models.moments import column_moments, float64_blocks
 from toolkit.models.network import NumpyForward, build_network, compile_network
 from toolkit.models.ordinal_glm import GlmForward, basis_numpy, build_ordinal_glm, knot_quantiles
 
@@ -166,7 +166,7 @@ class _KerasSizeModel(SizeModelBase):
 
     def _network(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
         """The uncompiled network (encoded rows → the head's logits), once seeded."""
-        mean, variance = column_moments(lambda: _float64_blocks(rows.numeric))
+        mean, variance = column_moments(lambda: float64_blocks(rows.numeric))
         return build_network(
             n_numeric=rows.numeric.shape[1],
             n_categories=rows.n_categories,
@@ -371,7 +371,7 @@ class KerasOrdinal(SizeModelBase):
         (:mod:`toolkit.models.moments`), never on a float64 copy of every row.
         """
         numeric = rows.numeric
-        mean, variance = column_moments(lambda: _float64_blocks(numeric))
+        mean, variance = column_moments(lambda: float64_blocks(numeric))
         scale = np.maximum(np.sqrt(variance), keras.backend.epsilon())
         n_body = len(self.encoder_.body_columns_)
         if self.knots:
@@ -385,7 +385,7 @@ class KerasOrdinal(SizeModelBase):
         male_index = self.encoder_.feature_names_.index("gender_male")
 
         def basis_blocks() -> Iterator[np.ndarray]:
-            for block in _float64_blocks(numeric):
+            for block in float64_blocks(numeric):
                 yield basis_numpy((block - mean) / scale, knots, male_index)
 
         basis_mean, basis_variance = column_moments(basis_blocks)
@@ -431,12 +431,6 @@ class KerasOrdinal(SizeModelBase):
         ones = np.ones((len(above), 1))
         zeros = np.zeros((len(above), 1))
         return np.hstack([ones, above]) - np.hstack([above, zeros])
-
-
-def _float64_blocks(numeric: np.ndarray) -> Iterator[np.ndarray]:
-    """The rows of a float32 matrix as float64 blocks."""
-    for rows in row_blocks(len(numeric)):
-        yield numeric[rows].astype(np.float64)
 
 
 def _cumulative_logits(y: np.ndarray, n_sizes: int) -> np.ndarray:

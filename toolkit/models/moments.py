@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "column_moments", "row_blocks"]
+__all__ = ["BLOCK_ROWS", "column_moments", "float64_blocks", "row_blocks"]
 
 #: Rows per block: 262,144 rows of a dozen float64 columns are 25 MB.
 BLOCK_ROWS = 262_144
@@ -23,6 +23,12 @@ def row_blocks(n: int, block_rows: int = BLOCK_ROWS) -> Iterator[slice]:
     """Slices of ``range(n)`` of at most ``block_rows`` rows, in order."""
     for start in range(0, n, block_rows):
         yield slice(start, min(start + block_rows, n))
+
+
+def float64_blocks(matrix: np.ndarray, block_rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
+    """The rows of ``matrix`` (a float32 one, say) as float64 blocks, in order."""
+    for rows in row_blocks(len(matrix), block_rows):
+        yield matrix[rows].astype(np.float64)
 
 
 def column_moments(blocks: Callable[[], Iterator[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
