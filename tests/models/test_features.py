@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import DataError, ExperimentError
-from toolkit.models.features import FeatureEncoder, training_labels
+from toolkit.models.features import FeatureEncoder, category_names, training_labels
 from toolkit.shops.schema import OUTCOMES, SizeScale
 
 SCALE = SizeScale(("S", "M", "L"))
@@ -142,3 +142,17 @@ def test_encoding_leaves_the_rows_it_reads_untouched() -> None:
     encoded = encoder.transform(frame)
     pd.testing.assert_frame_equal(frame, before)
     assert np.isfinite(encoded.numeric).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(["tops", "Tops", "bottoms", "dresses", "é", "", "z"]), min_size=1, max_size=40),
+    unused=st.lists(st.sampled_from(["coats", "A", "shoes"]), max_size=3, unique=True),
+)
+def test_category_names_are_numpy_unique_of_the_names(names: list[str], unused: list[str]) -> None:
+    expected_names, expected_rows = np.unique(np.array(names, dtype=object), return_inverse=True)
+    categories = list(dict.fromkeys([*unused, *names]))  # unused categories, in no sorted order
+    for values in (pd.Series(names, dtype=object), pd.Series(pd.Categorical(names, categories=categories))):
+        found_names, found_rows = category_names(values)
+        assert list(found_names) == list(expected_names)
+        assert np.array_equal(found_rows, expected_rows)

@@ -51,6 +51,7 @@ __all__ = [
     "MEASUREMENT_COLUMNS",
     "EncodedRows",
     "FeatureEncoder",
+    "category_names",
     "training_labels",
 ]
 
@@ -242,11 +243,25 @@ def _equals(values: pd.Series, word: str) -> np.ndarray:
     return np.asarray((values == word).to_numpy(dtype=bool, na_value=False))
 
 
-def _category_counts(values: pd.Series) -> dict[str, int]:
-    """Rows per category name (as ``astype(str).value_counts()`` counts them)."""
+def category_names(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct names, sorted, and each row's position among them: exactly
+    ``np.unique(values.astype(str), return_inverse=True)``, but for a categorical of names (as
+    loading makes ``category``) from its codes, without spelling out and sorting a name per row.
+    """
     if isinstance(values.dtype, pd.CategoricalDtype) and not values.isna().any() and all(
         isinstance(name, str) for name in values.cat.categories
     ):
-        counts = values.value_counts(sort=False)
-        return {str(name): int(count) for name, count in counts.items() if count > 0}
-    return {str(name): int(count) for name, count in values.astype(str).value_counts().items()}
+        codes = values.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes, minlength=len(values.cat.categories)))
+        names = np.asarray(values.cat.categories, dtype=object)[used]
+        order = np.argsort(names, kind="stable")
+        position = np.zeros(len(values.cat.categories), dtype=np.intp)
+        position[used[order]] = np.arange(len(used))
+        return names[order], position[codes]
+    return np.unique(values.astype(str).to_numpy(dtype=object), return_inverse=True)
+
+
+def _category_counts(values: pd.Series) -> dict[str, int]:
+    """Rows per category name (as ``astype(str).value_counts()`` counts them)."""
+    names, rows = category_names(values)
+    return {str(name): int(count) for name, count in zip(names, np.bincount(rows, minlength=len(names)), strict=True)}
