@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import DataError, ExperimentError
-from toolkit.models.features import FeatureEncoder, training_labels
+from toolkit.models.features import FeatureEncoder, category_names, training_labels
 from toolkit.shops.schema import OUTCOMES, SizeScale
 
 SCALE = SizeScale(("S", "M", "L"))
@@ -132,3 +132,27 @@ def test_encoder_refuses_no_rows_and_missing_columns() -> None:
         FeatureEncoder().fit(bodies().iloc[:0])
     with pytest.raises(DataError, match="height_cm"):
         FeatureEncoder().fit(bodies().drop(columns="height_cm"))
+
+
+def test_encoding_leaves_the_rows_it_reads_untouched() -> None:
+    frame = bodies(chest_cm=[90.0, np.nan, 100.0, np.nan], height_cm=[160.0, np.nan, 170.0, 165.0])
+    frame["category"] = frame["category"].astype("category")
+    before = frame.copy()
+    encoder = FeatureEncoder().fit(frame)
+    encoded = encoder.transform(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert np.isfinite(encoded.numeric).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(["tops", "Tops", "bottoms", "dresses", "é", "", "z"]), min_size=1, max_size=40),
+    unused=st.lists(st.sampled_from(["coats", "A", "shoes"]), max_size=3, unique=True),
+)
+def test_category_names_are_numpy_unique_of_the_names(names: list[str], unused: list[str]) -> None:
+    expected_names, expected_rows = np.unique(np.array(names, dtype=object), return_inverse=True)
+    categories = list(dict.fromkeys([*unused, *names]))  # unused categories, in no sorted order
+    for values in (pd.Series(names, dtype=object), pd.Series(pd.Categorical(names, categories=categories))):
+        found_names, found_rows = category_names(values)
+        assert list(found_names) == list(expected_names)
+        assert np.array_equal(found_rows, expected_rows)

@@ -133,7 +133,10 @@ class _Trainer:
         """Train one model; its size distributions on the reference population, on it heavier, on the
         holdout (its own sizes, their median, are kept for the runs table)."""
         config = self.config
-        subset = self.split.train.iloc[positions]
+        pool = self.split.train
+        everything = len(positions) == len(pool) and bool(np.all(positions == np.arange(len(pool))))
+        # The whole pool is not copied: a shallow copy (a model assigning a column changes only its own)
+        subset = pool.copy(deep=False) if everything else pool.iloc[positions]
         model = make_model(config.model, n_sizes=self.n_sizes, random_state=seed, **config.model_params)
         record = fit_metered(model, subset, self.labels[positions])
         started = time.perf_counter()

@@ -37,6 +37,7 @@ Features
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,7 @@ __all__ = [
     "MEASUREMENT_COLUMNS",
     "EncodedRows",
     "FeatureEncoder",
+    "category_names",
     "training_labels",
 ]
 
@@ -150,10 +152,14 @@ class FeatureEncoder:
             + tuple(f"gender_{g}" for g in GENDERS)
             + ("fit_preference",)
         )
-        raw = self._raw_numeric(frame, measurements)
-        medians = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0) if len(raw) else []
+        # Column by column (one float64 column at a time, whatever the rows), with exactly the
+        # medians of the whole matrix: ``np.nanmedian`` treats each column on its own.
+        medians = [
+            np.nanmedian(np.where(np.isfinite(column), column, np.nan)[:, None], axis=0)[0]
+            for column in self._raw_columns(frame, measurements)
+        ]
         self.fill_values_: np.ndarray = np.nan_to_num(np.asarray(medians, dtype=np.float64), nan=0.0)
-        counts = frame["category"].astype(str).value_counts()
+        counts = _category_counts(frame["category"])
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         self.category_vocabulary_: tuple[str, ...] = tuple(
             name for name, _ in ranked[: max(int(self.max_categories), 0)]
@@ -163,28 +169,33 @@ class FeatureEncoder:
 
     # -- transforming ------------------------------------------------------------------------
     def transform(self, frame: pd.DataFrame) -> EncodedRows:
-        """Encode rows (training or not) with what :meth:`fit` learned."""
+        """Encode rows (training or not) with what :meth:`fit` learned.
+
+        ``numeric`` is written column by column into its float32 matrix (each column computed in
+        float64 and rounded once), so encoding a 10-million-row frame needs one float64 column
+        beside its output.
+        """
         if not hasattr(self, "fill_values_"):
             raise ExperimentError("feature encoder: call fit() on training rows before transform()")
-        raw = self._raw_numeric(frame, self.measurement_columns_)
-        missing = ~np.isfinite(raw)
-        if missing.any():
-            raw[missing] = np.broadcast_to(self.fill_values_, raw.shape)[missing]
         n = len(frame)
-        gender = frame["gender"].to_numpy(dtype=object)
-        one_hot = np.empty((n, len(GENDERS)), dtype=np.float64)
-        one_hot[:, 0] = gender == "female"
-        one_hot[:, 1] = gender == "male"
-        one_hot[:, 2] = 1.0 - one_hot[:, 0] - one_hot[:, 1]
+        n_raw = len(self.fill_values_)
+        numeric = np.empty((n, n_raw + len(GENDERS) + 1), dtype=np.float32)
+        for j, column in enumerate(self._raw_columns(frame, self.measurement_columns_)):
+            missing = ~np.isfinite(column)
+            column[missing] = self.fill_values_[j]
+            numeric[:, j] = column
+        gender = frame["gender"]
+        female = _equals(gender, "female")
+        male = _equals(gender, "male")
+        numeric[:, n_raw] = female
+        numeric[:, n_raw + 1] = male
+        numeric[:, n_raw + 2] = 1.0 - female.astype(np.float64) - male
+        preference = np.zeros(n, dtype=np.float64)
         if "fit_preference" in frame.columns:
-            stated = frame["fit_preference"].to_numpy(dtype=object)
-            preference = np.zeros(n, dtype=np.float64)
             for label, value in _FIT_PREFERENCE.items():
                 if value:
-                    preference[stated == label] = value
-        else:
-            preference = np.zeros(n, dtype=np.float64)
-        numeric = np.hstack([raw, one_hot, preference[:, None]]).astype(np.float32)
+                    preference[_equals(frame["fit_preference"], label)] = value
+        numeric[:, n_raw + 3] = preference
         codes = pd.Categorical(frame["category"], categories=self.category_vocabulary_).codes
         category = (np.asarray(codes, dtype=np.int32) + 1) if len(self.category_vocabulary_) else (
             np.zeros(n, dtype=np.int32)
@@ -202,19 +213,55 @@ class FeatureEncoder:
         return self.fit(frame).transform(frame)
 
     @staticmethod
-    def _raw_numeric(frame: pd.DataFrame, measurements: tuple[str, ...]) -> np.ndarray:
-        """Height, weight, age, BMI and the measurements as a float64 matrix (NaN where missing)."""
-        columns = ("height_cm", "weight_kg", "age") + measurements
-        raw = np.empty((len(frame), len(columns) + 1), dtype=np.float64)
-        for j, column in enumerate(columns):
-            target = j if j < 3 else j + 1
-            if column in frame.columns:
-                raw[:, target] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
-                    dtype=np.float64, na_value=np.nan
-                )
-            else:
-                raw[:, target] = np.nan
-        height_m = raw[:, 0] / 100.0
+    def _raw_columns(frame: pd.DataFrame, measurements: tuple[str, ...]) -> Iterator[np.ndarray]:
+        """Height, weight, age, BMI and the measurements, one float64 column at a time (NaN where
+        missing); BMI from the height and weight as given (missing when either is)."""
+
+        def column(name: str) -> np.ndarray:
+            if name not in frame.columns:
+                return np.full(len(frame), np.nan)
+            # A copy: the caller fills the missing values in place, never in the frame itself.
+            return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+
+        height, weight = column("height_cm"), column("weight_kg")
+        height_m = height / 100.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            raw[:, 3] = raw[:, 1] / (height_m * height_m)
-        return raw
+            bmi = weight / (height_m * height_m)
+        del height_m
+        yield height
+        del height
+        yield weight
+        del weight
+        yield column("age")
+        yield bmi
+        for name in measurements:
+            yield column(name)
+
+
+def _equals(values: pd.Series, word: str) -> np.ndarray:
+    """Rows holding ``word`` (missing rows: False), without spelling a categorical out row by row."""
+    return np.asarray((values == word).to_numpy(dtype=bool, na_value=False))
+
+
+def category_names(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct names, sorted, and each row's position among them: exactly
+    ``np.unique(values.astype(str), return_inverse=True)``, but for a categorical of names (as
+    loading makes ``category``) from its codes, without spelling out and sorting a name per row.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype) and not values.isna().any() and all(
+        isinstance(name, str) for name in values.cat.categories
+    ):
+        codes = values.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes, minlength=len(values.cat.categories)))
+        names = np.asarray(values.cat.categories, dtype=object)[used]
+        order = np.argsort(names, kind="stable")
+        position = np.zeros(len(values.cat.categories), dtype=np.intp)
+        position[used[order]] = np.arange(len(used))
+        return names[order], position[codes]
+    return np.unique(values.astype(str).to_numpy(dtype=object), return_inverse=True)
+
+
+def _category_counts(values: pd.Series) -> dict[str, int]:
+    """Rows per category name (as ``astype(str).value_counts()`` counts them)."""
+    names, rows = category_names(values)
+    return {str(name): int(count) for name, count in zip(names, np.bincount(rows, minlength=len(names)), strict=True)}

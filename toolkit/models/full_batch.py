@@ -26,6 +26,9 @@ __all__ = ["FullBatchResult", "fit_full_batch"]
 
 #: Rows per chunk of one evaluation: big enough for fast kernels, small enough for flat memory.
 CHUNK_ROWS = 65_536
+#: At most this many bytes of training rows are kept as tensors between passes (six million rows of
+#: the default model's inputs); chunks beyond it are sliced from the rows again at every pass.
+CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ def fit_full_batch(
     max_iter: int = 500,
     tolerance: float = 1e-6,
     chunk_rows: int = CHUNK_ROWS,
+    cache_bytes: int = CACHE_BYTES,
 ) -> FullBatchResult:
     """Minimise the mean of ``loss_per_row(targets, network(inputs))`` (+ L2 penalty) with L-BFGS.
 
@@ -67,7 +71,7 @@ def fit_full_batch(
     if n == 0:
         raise ValueError("fit_full_batch: expected at least one training row")
     chunk_rows = int(min(chunk_rows, n))
-    chunks = _chunks(inputs, targets, chunk_rows)
+    chunks = _Chunks(inputs, targets, chunk_rows, cache_bytes)
     penalised_ids = {id(v) for v in penalised}
     penalised_mask = np.concatenate(
         [np.full(size, id(v) in penalised_ids) for v, size in zip(variables, sizes, strict=True)]
@@ -95,8 +99,8 @@ def fit_full_batch(
         assign(flat)
         value = 0.0
         gradient = np.zeros_like(flat)
-        for chunk_inputs, chunk_targets, weights in chunks:
-            total, grad = chunk_sum(chunk_inputs, chunk_targets, weights)
+        for index in range(len(chunks)):
+            total, grad = chunk_sum(*chunks[index])
             value += float(total)
             gradient += np.asarray(grad, np.float64)
         value /= n
@@ -128,26 +132,44 @@ def fit_full_batch(
     )
 
 
-def _chunks(
-    inputs: dict[str, np.ndarray], targets: np.ndarray, chunk_rows: int
-) -> list[tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]]:
-    """Fixed-size chunks (the last one padded with zero-weight rows, so one graph serves all)."""
-    n = len(targets)
-    out = []
-    for start in range(0, n, chunk_rows):
-        stop = min(start + chunk_rows, n)
-        pad = chunk_rows - (stop - start)
-        take = np.arange(start, stop)
+class _Chunks:
+    """The training rows in fixed-size chunks, sliced when used: no copy of the whole training set.
+
+    Every chunk has ``chunk_rows`` rows (the last one padded with zero-weight copies of its first
+    row), so one traced graph serves them all. A chunk becomes tensors on first use and is kept
+    as tensors while they take at most ``cache_bytes``; the rest are sliced again at every pass.
+    """
+
+    def __init__(self, inputs: dict[str, np.ndarray], targets: np.ndarray, chunk_rows: int, cache_bytes: int) -> None:
+        self.inputs, self.targets, self.chunk_rows = inputs, targets, chunk_rows
+        self.n = len(targets)
+        self.ones = np.ones(chunk_rows, dtype=np.float32)
+        self.room = cache_bytes
+        self.cache: dict[int, tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return -(-self.n // self.chunk_rows)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+        cached = self.cache.get(index)
+        if cached is not None:
+            return cached
+        start = index * self.chunk_rows
+        stop = min(start + self.chunk_rows, self.n)
+        pad = self.chunk_rows - (stop - start)
+        weights = self.ones
         if pad:
-            take = np.concatenate([take, np.full(pad, start)])
-        weights = np.ones(chunk_rows, dtype=np.float32)
-        if pad:
+            take = np.concatenate([np.arange(start, stop), np.full(pad, start)])
+            inputs = {key: value[take] for key, value in self.inputs.items()}
+            targets = self.targets[take]
+            weights = self.ones.copy()
             weights[-pad:] = 0.0
-        out.append(
-            (
-                {key: tf.constant(value[take]) for key, value in inputs.items()},
-                tf.constant(targets[take]),
-                tf.constant(weights),
-            )
-        )
-    return out
+        else:
+            inputs = {key: value[start:stop] for key, value in self.inputs.items()}
+            targets = self.targets[start:stop]
+        chunk = ({key: tf.constant(value) for key, value in inputs.items()}, tf.constant(targets), tf.constant(weights))
+        size = sum(value.nbytes for value in inputs.values()) + targets.nbytes + weights.nbytes
+        if size <= self.room:
+            self.cache[index] = chunk
+            self.room -= size
+        return chunk

@@ -42,6 +42,7 @@ vectorised pass, no ``model.predict``); ``network_`` keeps the Keras model for e
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -53,6 +54,7 @@ from toolkit.models import register_model
 from toolkit.models.backend import keras, tf
 from toolkit.models.base import SizeModelBase, single_threaded
 from toolkit.models.full_batch import FullBatchResult, fit_full_batch
+from toolkit.models.moments import column_moments, float64_blocks
 from toolkit.models.network import NumpyForward, build_network, compile_network
 from toolkit.models.ordinal_glm import GlmForward, basis_numpy, build_ordinal_glm, knot_quantiles
 
@@ -164,14 +166,14 @@ class _KerasSizeModel(SizeModelBase):
 
     def _network(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
         """The uncompiled network (encoded rows → the head's logits), once seeded."""
-        numeric = rows.numeric.astype(np.float64)
+        mean, variance = column_moments(lambda: float64_blocks(rows.numeric))
         return build_network(
-            n_numeric=numeric.shape[1],
+            n_numeric=rows.numeric.shape[1],
             n_categories=rows.n_categories,
             n_sizes=self.n_sizes,
             head=self.head,
-            mean=numeric.mean(axis=0),
-            variance=numeric.var(axis=0),
+            mean=mean,
+            variance=variance,
             initial_biases=self._initial_biases(y),
         )
 
@@ -363,21 +365,36 @@ class KerasOrdinal(SizeModelBase):
         return result.evaluations
 
     def build(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
-        """The untrained network for these encoded training rows (no seed: it starts at zero)."""
-        numeric = rows.numeric.astype(np.float64)
-        mean, variance = numeric.mean(axis=0), numeric.var(axis=0)
-        z = (numeric - mean) / np.maximum(np.sqrt(variance), keras.backend.epsilon())
+        """The untrained network for these encoded training rows (no seed: it starts at zero).
+
+        The standardisation and the basis's moments are computed over blocks of rows
+        (:mod:`toolkit.models.moments`), never on a float64 copy of every row.
+        """
+        numeric = rows.numeric
+        mean, variance = column_moments(lambda: float64_blocks(numeric))
+        scale = np.maximum(np.sqrt(variance), keras.backend.epsilon())
         n_body = len(self.encoder_.body_columns_)
-        knots = np.quantile(z[:, :n_body], knot_quantiles(self.knots), axis=0).T.reshape(n_body, self.knots)
+        if self.knots:
+            # Quantiles need each body column whole: one standardised column at a time.
+            quantiles = knot_quantiles(self.knots)
+            knots = np.array([
+                np.quantile((numeric[:, j].astype(np.float64) - mean[j]) / scale[j], quantiles) for j in range(n_body)
+            ])
+        else:
+            knots = np.zeros((n_body, 0))
         male_index = self.encoder_.feature_names_.index("gender_male")
-        basis = basis_numpy(z, knots, male_index)
-        basis_variance = basis.var(axis=0)
+
+        def basis_blocks() -> Iterator[np.ndarray]:
+            for block in float64_blocks(numeric):
+                yield basis_numpy((block - mean) / scale, knots, male_index)
+
+        basis_mean, basis_variance = column_moments(basis_blocks)
         return build_ordinal_glm(
             mean=mean,
             variance=variance,
             knots=knots,
             male_index=male_index,
-            basis_mean=basis.mean(axis=0),
+            basis_mean=basis_mean,
             basis_variance=np.where(basis_variance > 1e-12, basis_variance, 1.0),
             n_categories=rows.n_categories,
             n_slopes=n_body if self.category_slopes else 0,

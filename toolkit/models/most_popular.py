@@ -13,6 +13,7 @@ import pandas as pd
 
 from toolkit.models import register_model
 from toolkit.models.base import SizeModelBase
+from toolkit.models.features import category_names
 
 __all__ = ["MostPopularSize"]
 
@@ -28,8 +29,7 @@ class MostPopularSize(SizeModelBase):
         self.random_state = random_state
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> int:
-        categories = X["category"].astype(str).to_numpy(dtype=object)
-        vocabulary, codes = np.unique(categories, return_inverse=True)
+        vocabulary, codes = category_names(X["category"])
         counts = np.zeros((len(vocabulary) + 1, self.n_sizes), dtype=np.float64)
         np.add.at(counts, (codes, y), 1.0)
         counts[-1] = counts[:-1].sum(axis=0)  # the fallback row: every category together

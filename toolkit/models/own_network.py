@@ -42,6 +42,7 @@ from toolkit.errors import ParamsError
 from toolkit.models.backend import keras
 from toolkit.models.features import BASE_NUMERIC_FEATURES, EncodedRows
 from toolkit.models.keras_models import KerasMlpOrdinal, KerasSoftmax
+from toolkit.models.moments import column_moments, float64_blocks
 from toolkit.models.own import PROTOCOL_PARAMETERS, OwnParameters, own_parameters
 from toolkit.shops.schema import GENDERS
 
@@ -85,7 +86,8 @@ class OwnNetwork(OwnParameters):
         super().__init__(n_sizes, random_state=random_state, **self._split_parameters(params))  # type: ignore[call-arg]
 
     def _network(self, rows: EncodedRows, y: np.ndarray) -> keras.Model:
-        numeric = rows.numeric.astype(np.float64)
+        numeric = rows.numeric
+        mean, variance = column_moments(lambda: float64_blocks(numeric))  # no float64 copy of every row
         sizes = {"n_numeric": numeric.shape[1], "n_categories": rows.n_categories, "n_sizes": self.n_sizes}
         inner = built_network(self.model_path, self.build_function, sizes, self.own_values())
         head = network_head(self.model_path, inner, sizes)
@@ -98,7 +100,7 @@ class OwnNetwork(OwnParameters):
             "numeric": keras.Input(shape=(numeric.shape[1],), name="numeric", dtype="float32"),
             "category": keras.Input(shape=(), name="category", dtype="int32"),
         }
-        z = keras.layers.Normalization(mean=numeric.mean(axis=0), variance=numeric.var(axis=0), name="normalise")(
+        z = keras.layers.Normalization(mean=mean, variance=variance, name="normalise")(
             inputs["numeric"]
         )
         logits = inner({"numeric": z, "category": inputs["category"]})

@@ -33,11 +33,15 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from toolkit.errors import DataError, os_error_reason
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["EXTRA_FIELDS", "PIPE_WAIT_SECONDS", "file_sha256", "read_table"]
 
@@ -157,10 +161,42 @@ def _read_parquet(path: Path, shown: Path) -> pd.DataFrame:
 
     text = pd.StringDtype("pyarrow")
     try:
-        # strings stay in Arrow memory (compact, fast to factorize); validation makes them str
-        return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+        file = pq.ParquetFile(path)
+        schema = file.schema_arrow
+        columns, fields = [], []
+        for field in schema:  # one column at a time: a 10-million-row file is never all text at once
+            column = file.read(columns=[field.name], use_pandas_metadata=False).column(0)
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                column, field = _compact_text(column, field)
+            columns.append(column)
+            fields.append(field)
+        table = pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=schema.metadata))
+        del columns
+        # Other strings stay in Arrow memory (compact, fast to factorize); validation makes them str.
+        # Each column's Arrow buffers are freed as it is converted (one block per column: no copies).
+        return table.to_pandas(
+            types_mapper={pa.string(): text, pa.large_string(): text}.get, split_blocks=True, self_destruct=True
+        )
     except Exception as err:  # pyarrow raises several types for corrupt files
         raise DataError(f"{shown}: broken Parquet file ({err}), {EXPECTED}") from err
+
+
+#: A text column whose first rows hold at most this share of distinct values is read as a categorical.
+_CATEGORICAL_SHARE = 0.1
+_SAMPLE_ROWS = 100_000
+
+
+def _compact_text(column: pa.ChunkedArray, field: pa.Field) -> tuple[pa.ChunkedArray, pa.Field]:
+    """A text column of few distinct values (gender, category, outcome …) as a dictionary: its
+    codes, not one string per row; a column of many (shopper ids) as it is (judged on its first rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sample = column.slice(0, _SAMPLE_ROWS)
+    if pc.count_distinct(sample).as_py() > max(1, int(len(sample) * _CATEGORICAL_SHARE)):
+        return column, field
+    encoded = pc.dictionary_encode(column)
+    return encoded, pa.field(field.name, encoded.type, nullable=field.nullable, metadata=field.metadata)
 
 
 def _read_csv(path: Path, head: bytes, shown: Path) -> pd.DataFrame:

@@ -15,6 +15,8 @@ column map for anything else, or to read ``03/04/2024`` as 3 April.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -22,7 +24,7 @@ import pyarrow.compute as pc
 
 from toolkit.shops.schema import SizeScale
 
-__all__ = ["codes", "infer_scale", "number", "size_positions", "text", "timestamps", "words"]
+__all__ = ["CodedText", "codes", "infer_scale", "number", "size_positions", "text", "timestamps", "words"]
 
 #: Timestamps outside this window are ``bad_timestamp`` (1970-01-01 is a classic export bug).
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
@@ -69,6 +71,13 @@ def codes(values: pd.Series) -> np.ndarray:
         return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if values.dtype == np.float64:
+        # The bits, with every NaN one code and -0.0 the code of 0.0: equal exactly where equal.
+        numbers = values.to_numpy()
+        bits = numbers.view(np.int64).copy()
+        bits[numbers == 0] = 0
+        bits[np.isnan(numbers)] = -1
+        return bits
     found, _ = pd.factorize(values, use_na_sentinel=True)
     return found.astype(np.int64, copy=False)
 
@@ -104,22 +113,92 @@ def _texts(uniques: np.ndarray) -> np.ndarray:
     return np.array([_as_text(u) for u in uniques], dtype=object)
 
 
-def text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Stripped text per row (None where empty) and the ``missing`` mask."""
+@dataclass(frozen=True)
+class CodedText:
+    """A text column as codes into its distinct values: row i holds ``values[codes[i]]``.
+
+    ``codes`` is -1 for an empty cell; a value of None is missing too. Rows are never spelled out
+    as Python objects unless asked (:meth:`rows`), so a 10-million-row column costs its codes.
+    """
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.values) < 2**31 - 1 and self.codes.dtype != np.int32:
+            object.__setattr__(self, "codes", self.codes.astype(np.int32))  # half the memory of int64
+
+    def _table(self) -> np.ndarray:
+        """The value of each code, and None for code -1 (the last entry)."""
+        return np.append(self.values, None).astype(object)
+
+    @property
+    def missing(self) -> np.ndarray:
+        """Rows without a value."""
+        return pd.isna(self._table())[self.codes]
+
+    def rows(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """The value of each row (or of the rows at ``positions``) as an object array, None where missing."""
+        codes = self.codes if positions is None else self.codes[positions]
+        return self._table()[codes]
+
+    def filled(self, mask: np.ndarray, value: str) -> CodedText:
+        """The same column with ``value`` in the rows of ``mask``."""
+        return CodedText(np.where(mask, len(self.values), self.codes), np.append(self.values, value).astype(object))
+
+    def categorical(self, positions: np.ndarray) -> pd.Categorical:
+        """The rows at ``positions`` as a categorical exactly as ``astype("category")`` makes it:
+        the distinct values present, sorted, as categories; missing values as NaN."""
+        codes = self.codes[positions]
+        table = self._table()
+        used = np.bincount(codes + 1, minlength=len(table) + 1)[1:] > 0  # code -1 counts at 0
+        used &= pd.notna(table)
+        present = np.flatnonzero(used)
+        values = table[present]
+        order = _sorted_order(values)
+        ordered = values[order]
+        # Values repeated under several codes (" M" and "M" once stripped) become one category.
+        first = np.ones(len(ordered), dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.cumsum(first) - 1
+        new_code = np.full(len(table), -1, dtype=np.int64)
+        new_code[present] = rank
+        categories = pd.Index(ordered[first], dtype=object)
+        # Checking that they increase strictly (they do) tells pandas the categories are unique,
+        # which it would otherwise find out by hashing millions of shopper ids.
+        if not categories.is_monotonic_increasing:
+            raise AssertionError("categories out of order")
+        return pd.Categorical.from_codes(new_code[codes], dtype=pd.CategoricalDtype(categories))
+
+
+def _sorted_order(texts: np.ndarray) -> np.ndarray:
+    """The order that sorts distinct texts as Python sorts them (Arrow's sort: fast for millions)."""
+    try:
+        # UTF-8 byte order is code-point order, which is how Python compares strings.
+        return pc.array_sort_indices(pa.array(texts, type=pa.string())).to_numpy().astype(np.int64)
+    except (pa.ArrowException, TypeError, UnicodeEncodeError):
+        return np.argsort(texts, kind="stable")
+
+
+def text(values: pd.Series) -> tuple[CodedText, np.ndarray]:
+    """Stripped text (None where empty) and the ``missing`` mask."""
     codes, uniques = _factorize(values)
-    texts = _texts(uniques)
+    texts = _texts(uniques).astype(object, copy=True)
     texts[texts == ""] = None
-    out = _spread(codes, texts, None)
-    return out, pd.isna(out)
+    coded = CodedText(codes, texts)
+    return coded, coded.missing
 
 
 def number(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Floats per row, and the ``missing`` and ``unparseable`` masks ('72,5' reads as 72.5)."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)  # may be the column's own (read-only) memory
         missing = np.isnan(out)
         unparseable = np.isinf(out)
-        out[unparseable] = np.nan
+        if unparseable.any():
+            out = out.copy()
+            out[unparseable] = np.nan
         return out, missing, unparseable
     codes, uniques = _factorize(values)
     texts = _texts(uniques)
@@ -132,14 +211,14 @@ def number(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out, empty, np.isnan(out) & ~empty
 
 
-def words(values: pd.Series, lookup: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def words(values: pd.Series, lookup: dict[str, str]) -> tuple[CodedText, np.ndarray, np.ndarray]:
     """Canonical words via ``lookup`` (lower-case word → canonical), ``missing`` and ``unknown``."""
     codes, uniques = _factorize(values)
     texts = np.array([t.lower() for t in _texts(uniques)], dtype=object)
     known = np.array([lookup.get(t) for t in texts], dtype=object)
     empty = np.append(texts == "", True)[codes]
-    out = _spread(codes, known, None)
-    return out, empty, pd.isna(out) & ~empty
+    coded = CodedText(codes, known)
+    return coded, empty, coded.missing & ~empty
 
 
 def timestamps(values: pd.Series, time_format: str = "auto") -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:

@@ -51,6 +51,7 @@ import pandas as pd
 
 from toolkit.shops.columnmap import ColumnMap
 from toolkit.errors import DataError, ParamsError
+from toolkit.memory import release_freed_memory
 from toolkit.shops.loading import EXTRA_FIELDS, file_sha256, read_table
 from toolkit.results import prepare_output_dir, write_parquet
 from toolkit.shops import parsing
@@ -182,17 +183,24 @@ class ShopData:
 
 
 class _Reasons:
-    """One reason per row: the first check that marks it wins."""
+    """One reason per row: the first check that marks it wins (kept as a small code per row)."""
 
     def __init__(self, n: int) -> None:
-        self.reason = np.full(n, None, dtype=object)
+        self.names: list[str | None] = [None]
+        self.code = np.zeros(n, dtype=np.int16)
         self.pending = np.ones(n, dtype=bool)
 
     def mark(self, failed: np.ndarray, reason: str) -> None:
         chosen = self.pending & np.asarray(failed, dtype=bool)
         if chosen.any():
-            self.reason[chosen] = reason
+            if reason not in self.names:
+                self.names.append(reason)
+            self.code[chosen] = self.names.index(reason)
             self.pending &= ~chosen
+
+    def of(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The reason of each row (or of ``rows``) as an object array, None where none."""
+        return np.array(self.names, dtype=object)[self.code if rows is None else self.code[rows]]
 
 
 def validate(
@@ -214,23 +222,22 @@ def validate(
     where = cmap.source_columns(raw, source=source)
     n = len(raw)
 
+    positional = isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0 and raw.index.step == 1
+
     def column(name: str) -> pd.Series:
         if where.get(name) is not None:
-            return raw[where[name]].reset_index(drop=True)
+            return raw[where[name]] if positional else raw[where[name]].reset_index(drop=True)
         if name == "shopper_id" and cmap.shopper_id_from_row:
             return "row-" + pd.Series(np.arange(1, n + 1)).astype("string[pyarrow]")
-        return pd.Series(np.repeat(np.array([cmap.constants[name]], dtype=object), n))
+        # A constant as a one-category column: its codes, not n references to one object.
+        return pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [cmap.constants[name]]))
 
-    reasons = _Reasons(n)
-    if EXTRA_FIELDS in raw.columns:
-        reasons.mark(raw[EXTRA_FIELDS].notna().to_numpy(), "extra_fields")
-    reasons.mark(_duplicates(raw), "duplicate")
-
+    texts: dict[str, parsing.CodedText] = {}
     parsed: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
     unparseable: dict[str, np.ndarray] = {}
     for name in _TEXT_COLUMNS:
-        parsed[name], missing[name] = parsing.text(column(name))
+        texts[name], missing[name] = parsing.text(column(name))
     for name in _NUMBER_COLUMNS:
         parsed[name], missing[name], unparseable[name] = parsing.number(column(name))
     try:
@@ -238,12 +245,18 @@ def validate(
     except parsing.AmbiguousDates as error:
         raise DataError(f"{source}: column 'event_time': {error}") from None
     gender, gender_missing, unparseable["gender"] = parsing.words(column("gender"), cmap.gender_words())
-    parsed["gender"] = np.where(gender_missing, "unknown", gender).astype(object)
+    texts["gender"] = gender.filled(gender_missing, "unknown")
     scale = cmap.size_scale or parsing.infer_scale(column("size"))
     size_index, missing["size"] = parsing.size_positions(column("size"), scale)
-    parsed["outcome"], missing["outcome"], outcome_unknown = parsing.words(
-        column("outcome"), cmap.outcome_words()
-    )
+    texts["outcome"], missing["outcome"], outcome_unknown = parsing.words(column("outcome"), cmap.outcome_words())
+    release_freed_memory()  # Arrow's working memory of the text columns, before the checks need theirs
+
+    reasons = _Reasons(n)
+    if EXTRA_FIELDS in raw.columns:
+        reasons.mark(raw[EXTRA_FIELDS].notna().to_numpy(), "extra_fields")
+    # A text column's codes (equal exactly where its raw values are) are known from parsing it.
+    known = {where[name]: texts[name].codes for name in (*_TEXT_COLUMNS, "outcome") if where.get(name) is not None}
+    reasons.mark(_duplicates(raw, known), "duplicate")
 
     for name in REQUIRED_COLUMNS:
         if name in missing:
@@ -268,49 +281,63 @@ def validate(
 
     keep = reasons.pending
     if not keep.any():
-        top = pd.Series(reasons.reason).value_counts()
+        top = pd.Series(reasons.of()).value_counts()
         raise DataError(
             f"{source}: no usable row left, all {n:,} rows quarantined (most often "
             f"'{top.index[0]}', {top.iloc[0]:,} rows); expected rows that pass validation"
         )
+    release_freed_memory()  # the checks' working memory, before the clean table is built
+    # The clean rows in time order (stable), each column built once in that order; text columns
+    # become categoricals straight from their codes (as astype("category") would make them).
+    kept = np.flatnonzero(keep)
+    rows = kept[np.argsort(times.asi8[kept], kind="stable")]
     clean = pd.DataFrame(
         {
-            "shop_id": parsed["shop_id"][keep],
-            "event_time": times[keep],
-            "shopper_id": parsed["shopper_id"][keep],
-            "product_id": parsed["product_id"][keep],
-            "category": parsed["category"][keep],
-            "gender": parsed["gender"][keep],
-            "height_cm": height[keep],
-            "weight_kg": weight[keep],
-            "age": parsed["age"][keep],
-            "size": pd.Categorical.from_codes(size_index[keep], dtype=scale.dtype),
-            "outcome": parsed["outcome"][keep],
-        }
+            "shop_id": texts["shop_id"].categorical(rows),
+            "event_time": times[rows],
+            "shopper_id": texts["shopper_id"].categorical(rows),
+            "product_id": texts["product_id"].categorical(rows),
+            "category": texts["category"].categorical(rows),
+            "gender": texts["gender"].categorical(rows),
+            "height_cm": height[rows],
+            "weight_kg": weight[rows],
+            "age": parsed["age"][rows],
+            "size": pd.Categorical.from_codes(size_index[rows], dtype=scale.dtype),
+            "outcome": texts["outcome"].categorical(rows),
+        },
+        copy=False,  # the columns are new arrays: no second copy into blocks
     )
     for name in OPTIONAL_COLUMNS:
         if where.get(name) is not None or name in cmap.constants:
-            clean[name] = _optional(name, column(name))[keep]
-    clean = clean.sort_values(["event_time"], kind="stable").reset_index(drop=True)
+            clean[name] = _optional(name, column(name), rows)
 
-    bad = ~keep
-    kept = _quarantine_columns(raw, cmap, where, quarantine_columns, source)
-    quarantine = raw.reset_index(drop=True).loc[bad, kept].copy()
+    bad = np.flatnonzero(~keep)
+    chosen = _quarantine_columns(raw, cmap, where, quarantine_columns, source)
+    quarantine = _as_read(raw.iloc[bad][chosen])
     quarantine.columns = [f"raw_{c}" if c in ("reason", "source_row") else c for c in quarantine.columns]
-    quarantine["reason"] = reasons.reason[bad]
-    quarantine["source_row"] = np.flatnonzero(bad) + 1
+    quarantine["reason"] = reasons.of(bad)
+    quarantine["source_row"] = bad + 1
     quarantine = quarantine.reset_index(drop=True)
     return Validation(
         source=source,
         clean=clean,
         quarantine=quarantine,
-        counts=_counts(reasons.reason[bad], n),
+        counts=_counts(reasons.of(bad), n),
         volume=weekly_volume(clean),
         scale=scale,
         rows_read=n,
-        quarantine_shop=parsed["shop_id"][bad],
+        quarantine_shop=texts["shop_id"].rows(bad),
         shopper_id_from_row=cmap.shopper_id_from_row,
     )
+
+
+def _as_read(rows: pd.DataFrame) -> pd.DataFrame:
+    """Raw rows with text the reader kept as categoricals (a few distinct words) as text again."""
+    rows = rows.copy()
+    for name, dtype in rows.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered and pd.api.types.is_string_dtype(dtype.categories):
+            rows[name] = rows[name].astype(pd.StringDtype("pyarrow"))
+    return rows
 
 
 def _quarantine_columns(
@@ -340,47 +367,63 @@ def _quarantine_columns(
     return kept
 
 
-def _duplicates(raw: pd.DataFrame) -> np.ndarray:
+def _duplicates(raw: pd.DataFrame, known: dict[object, np.ndarray] | None = None) -> np.ndarray:
     """Rows that exactly repeat an earlier row.
 
     Each column becomes integer codes (equal exactly where values are equal), the codes are mixed
     into a 64-bit row key, and every row whose key was seen before is confirmed by comparing its
-    codes with the first row of that key, so a key collision can never quarantine a row.
+    codes with the first row of that key, so a key collision can never quarantine a row. One
+    column's codes are held at a time (a second pass recomputes them for the few candidates);
+    ``known`` gives some columns' codes by name.
     """
-    columns = [parsing.codes(raw.iloc[:, i]) for i in range(raw.shape[1])]
+    known = known or {}
+
+    def codes(i: int) -> np.ndarray:
+        name = raw.columns[i]
+        return known[name] if name in known else parsing.codes(raw.iloc[:, i])
+
     key = np.zeros(len(raw), dtype=np.uint64)
-    for i, values in enumerate(columns):
-        key = _mix(key ^ _mix(values.view(np.uint64) + np.uint64(i + 1)))
+    for i in range(raw.shape[1]):
+        column = codes(i).astype(np.uint64)  # a copy: mixed in place
+        column += np.uint64(i + 1)
+        key ^= _mix(column)
+        key = _mix(key)
     group, _ = pd.factorize(key)
+    del key
     first = np.empty(group.max() + 1 if len(group) else 0, dtype=np.int64)
     first[group[::-1]] = np.arange(len(group))[::-1]
     candidates = np.flatnonzero(first[group] != np.arange(len(group)))
+    originals = first[group[candidates]]
     same = np.ones(len(candidates), dtype=bool)
-    for values in columns:
-        same &= values[candidates] == values[first[group[candidates]]]
+    for i in range(raw.shape[1] if len(candidates) else 0):
+        values = codes(i)
+        same &= values[candidates] == values[originals]
     found = np.zeros(len(raw), dtype=bool)
     found[candidates[same]] = True
     return found
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: spreads every input bit over the 64-bit output."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """The splitmix64 finaliser, in place: spreads every input bit over the 64-bit output."""
+    shifted = np.empty_like(x)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+        np.right_shift(x, np.uint64(shift), out=shifted)
+        x ^= shifted
+        if factor is not None:
+            x *= np.uint64(factor)
+    return x
 
 
-def _optional(name: str, values: pd.Series) -> np.ndarray:
-    if name == "fit_preference":
-        words, _, _ = parsing.words(values, {w: w for w in _FIT_PREFERENCES})
-        return words
+def _optional(name: str, values: pd.Series, rows: np.ndarray) -> np.ndarray | pd.Categorical:
+    """An optional column's values in the clean ``rows`` (unreadable values: missing)."""
     if name.endswith("_cm"):
         number, _, _ = parsing.number(values)
-        return number
-    text, _ = parsing.text(values)
-    return text
+        return number[rows]
+    if name == "fit_preference":
+        coded, _, _ = parsing.words(values, {w: w for w in _FIT_PREFERENCES})
+    else:
+        coded, _ = parsing.text(values)
+    return coded.categorical(rows)
 
 
 def _counts(bad_reasons: np.ndarray, rows_read: int) -> pd.DataFrame:
@@ -450,6 +493,7 @@ def load_shop(
     this shop (rows whose shop cannot be told are counted for a file holding a single shop only).
     """
     result = validate_path(path, column_map)
+    release_freed_memory()  # what reading and validating the file used
     shops = sorted(result.clean["shop_id"].unique())
     if shop_id is None:
         if len(shops) > 1:
@@ -463,10 +507,11 @@ def load_shop(
     quarantine = result.quarantine
     if len(shops) > 1:
         frame = frame[frame["shop_id"] == shop_id].reset_index(drop=True)
+        # Only this shop's values as categories (the other shops' ids are not this shop's).
+        for name in _CATEGORICAL_COLUMNS:
+            if name in frame:
+                frame[name] = frame[name].cat.remove_unused_categories()
         quarantine = quarantine[result.quarantine_shop == shop_id].reset_index(drop=True)
-    # Text columns as categoricals: a 5-million-purchase shop's ids and labels take a fraction of
-    # the memory, and every training subset copies integer codes instead of Python strings.
-    frame = frame.astype({name: "category" for name in _CATEGORICAL_COLUMNS if name in frame})
     quarantine = _storable(quarantine)
     if quarantine_dir is not None:
         Path(quarantine_dir).mkdir(parents=True, exist_ok=True)
