@@ -21,6 +21,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from tests.sweep.probe_notebooks import WRITE_RESULTS, probe_notebook
 from tests.tiny_shops import tiny_shop
 from toolkit.errors import OutputError, ParamsError, SweepError
 from toolkit.results import PICK_FILE, SEAL_FILE, shop_folder_name
@@ -192,22 +193,12 @@ PROBE = textwrap.dedent(
     probe = {"env": {n: os.environ.get(n) for n in names}, "cwd": os.getcwd(),
              "transport": json.loads(ipykernel.get_connection_info())["transport"]}
     (folder / "probe.json").write_text(json.dumps(probe))
-    import shutil
-    shutil.copy(data_path, folder / "runs.parquet")  # the contract: the tables (any Parquet will do), then the pick
-    shutil.copy(data_path, folder / "fractions.parquet")
-    (folder / "pick.json").write_text(json.dumps({"shop_id": shop_id, "picked_fraction": 1.0, "reduced": False}))
     """
-)
+) + WRITE_RESULTS
 
 
 def _probe_notebook(path: Path) -> Path:
-    notebook = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell("data_path = None\nshop_id = None\ncolumn_map = None\noutput_dir = None")
-    parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [parameters, nbformat.v4.new_code_cell(PROBE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
+    return probe_notebook(path, PROBE)
 
 
 def test_kernels_get_thread_counts_cwd_and_ipc_and_crashes_and_hangs_stay_local(tmp_path: Path) -> None:
