@@ -110,7 +110,10 @@ def _kernels_of(output_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter():
         try:
-            if process.environ().get("ENOUGH_SHOP_DIR", "").startswith(str(output_dir)):
+            environ = process.environ()  # as the process started: a warm kernel's names the sweep's output_dir
+            if f"{environ.get('ENOUGH_OUTPUT_DIR')}/".startswith(f"{output_dir}/") or environ.get(
+                "ENOUGH_SHOP_DIR", ""
+            ).startswith(str(output_dir)):
                 found.append(process)
         except (psutil.Error, OSError):
             continue
@@ -254,6 +257,9 @@ def test_sweep_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
     assert "'parameters.data_path'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nparameters: {data_path: x}\n")
     assert "'workers'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nworkers: 0\n")
     assert "'data_dir'" in _spec_error(tmp_path, "data_dir: nowhere\noutput_dir: out\n")
+    assert "'fresh_kernels' expected true or false" in _spec_error(
+        tmp_path, "data_dir: shops\noutput_dir: out\nfresh_kernels: 'yes'\n"
+    )
 
 
 def test_relative_paths_resolve_against_the_sweep_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
