@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,33 @@ def test_one_kernel_runs_shop_after_shop_and_a_failure_or_timeout_costs_only_its
         assert [cell.execution_count for cell in notebook.cells] == [1, 2, 3]  # In [1] again in every shop
         # Each shop's notebook shows its own warning, even when an earlier shop in its kernel triggered it.
         assert "shown in every shop's notebook" in nbformat.writes(notebook)
+
+
+def test_a_sweep_stops_its_own_warm_kernels_only_and_a_running_one_when_its_shop_ends(tmp_path: Path) -> None:
+    from toolkit.sweep.kernels import kernel_transport, thread_environment
+    from toolkit.sweep.warm_kernels import KernelSettings, close_warm_kernels, shop_kernel
+
+    def settings(sweep: str) -> KernelSettings:
+        return KernelSettings.of(thread_environment(1), transport=kernel_transport(), kernel_name="python3", sweep=sweep)
+
+    kernels, entered, leave = {}, threading.Event(), threading.Event()
+
+    def run_shop(sweep: str, hold: bool) -> None:  # one worker thread running one shop of ``sweep``
+        with shop_kernel(settings(sweep), str(tmp_path), {}) as kernel:
+            kernels[sweep] = kernel
+            if hold:
+                entered.set()
+                leave.wait(60)
+
+    running = threading.Thread(target=run_shop, args=("ours", True))
+    running.start()
+    assert entered.wait(60)
+    other = threading.Thread(target=run_shop, args=("theirs", False))
+    other.start()
+    other.join(60)
+    assert close_warm_kernels("ours") == 1
+    assert kernels["ours"].is_alive() and kernels["theirs"].is_alive()  # ours is running a shop: it finishes
+    leave.set()
+    running.join(60)
+    assert not kernels["ours"].is_alive() and kernels["theirs"].is_alive()
+    assert close_warm_kernels("theirs") == 1 and not kernels["theirs"].is_alive()

@@ -281,23 +281,13 @@ def _run_in_warm_kernel(
     settings = warm_kernels.KernelSettings.of(
         kernel_env, transport=transport, kernel_name=_kernel_name(notebook), sweep=sweep
     )
-    kernel = warm_kernels.kernel_for(settings, output_file)
-    try:
-        try:
-            kernel.begin_shop(cwd, shop_env)
-        except warm_kernels.WarmKernelError:  # the previous shop left it unusable: once more, in a new kernel
-            warm_kernels.discard(kernel)
-            kernel = warm_kernels.kernel_for(settings, output_file)
-            kernel.begin_shop(cwd, shop_env)
+    with warm_kernels.shop_kernel(settings, cwd, shop_env, output_file) as kernel:
         if deadline is not None:
             deadline.pid = kernel.pid
         try:
             papermill.execute_notebook(**papermill_kwargs, km=kernel.km)
         finally:
             kernel.close_clients()
-    except BaseException:
-        warm_kernels.discard(kernel)  # a failure costs only its own shop: the next one gets a new kernel
-        raise
 
 
 def _kernel_name(notebook: Path) -> str:

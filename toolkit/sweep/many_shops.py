@@ -232,11 +232,14 @@ def run_sweep(
             # new one is written, the report reads each shop's own pick.json instead.
             (spec.output_dir / SUMMARY_FILE).unlink(missing_ok=True)
             with _dask_client(workers or spec.workers, scheduler, len(todo)) as client:
+                topic = f"enough-sweep-{uuid.uuid4().hex[:12]}"  # names this sweep's events and warm kernels
                 try:
-                    outcomes += _run_all(client, todo, name=spec.name, progress=progress, skipped=len(outcomes))
+                    outcomes += _run_all(
+                        client, todo, name=spec.name, progress=progress, skipped=len(outcomes), topic=topic
+                    )
                 finally:
                     with contextlib.suppress(Exception):  # a worker lost meanwhile took its kernel with it
-                        client.run(close_warm_kernels)
+                        client.run(close_warm_kernels, topic)
     summary = build_summary(runs, {outcome.shop_id: outcome.params_hash for outcome in outcomes})
     path = write_summary(summary, spec.output_dir)
     order = {run.shop_id: i for i, run in enumerate(sorted(runs, key=lambda r: r.shop_id))}
@@ -313,9 +316,10 @@ def _slots_by_host(client: Any) -> dict[str, int]:
     return slots
 
 
-def _run_all(client: Any, runs: Sequence[ShopRun], *, name: str, progress: bool, skipped: int) -> list[ShopOutcome]:
+def _run_all(
+    client: Any, runs: Sequence[ShopRun], *, name: str, progress: bool, skipped: int, topic: str
+) -> list[ShopOutcome]:
     """Submit every run, show progress (``skipped``: shops complete before, counted as done)."""
-    topic = f"enough-sweep-{uuid.uuid4().hex[:12]}"
     running: set[str] = set()
     client.subscribe_topic(topic, lambda event: running.add(event[1]["shop_id"]))
     slots = _slots_by_host(client)

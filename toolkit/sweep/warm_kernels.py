@@ -4,20 +4,20 @@ A fresh kernel per shop pays its start and the imports (TensorFlow alone ≈ 4 s
 kernel pays them once per worker thread and sweep. Each shop still gets its own executed notebook and
 run.log, its own working directory, environment and timeout:
 
-* :func:`kernel_for` returns this thread's kernel when it is alive and was started with the same
-  :class:`KernelSettings` (environment with thread counts and ``PYTHONPATH``, transport, kernel
-  name, sweep); otherwise it stops that one and starts a new one (kernels never outlive their sweep,
-  so a sweep after an upgrade imports the new code);
-* :meth:`WarmKernel.begin_shop` runs :func:`toolkit.sweep.clean_slate.begin_shop` in it (namespace,
-  cwd, environment, ``sys.path``, warnings, figures, Keras state, random generators);
+* :func:`shop_kernel` gives a shop this thread's kernel when it is alive and was started with the
+  same :class:`KernelSettings` (environment with thread counts and ``PYTHONPATH``, transport,
+  kernel name, sweep); otherwise it stops that one and starts a new one (kernels never outlive
+  their sweep, so a sweep after an upgrade imports the new code); then
+  :meth:`WarmKernel.begin_shop` runs :func:`toolkit.sweep.clean_slate.begin_shop` in it
+  (namespace, cwd, environment, ``sys.path``, warnings, figures, Keras state, random generators);
 * papermill then runs the notebook on it (``km=`` :attr:`WarmKernel.km`: nbclient neither starts nor
   stops a kernel whose manager it was given), and :meth:`WarmKernel.close_clients` closes the client
   nbclient opened for it;
-* after any failure — a failing cell, a dead kernel, a timeout, a failing ``begin_shop`` — the
-  caller :func:`discard`\\ s the kernel, so a failure costs only its own shop and the next shop
-  starts in a new kernel;
-* :func:`close_warm_kernels` stops this process's kernels (the sweep runs it on every worker when
-  it ends; at exit too; a kernel whose worker is killed notices and exits, as a fresh kernel does).
+* after any failure — a failing cell, a dead kernel, a timeout — the kernel is stopped, so a failure
+  costs only its own shop and the next shop starts in a new kernel;
+* :func:`close_warm_kernels` stops a sweep's kernels (the sweep runs it on every worker when it
+  ends; a kernel running a shop stops when the shop ends); at exit every kernel stops; a kernel
+  whose worker is killed notices and exits, as a fresh kernel does.
 
 The kernel process's own stdout/stderr (output before IPython captures it) go to the run.log of the
 shop that started it.
@@ -32,7 +32,7 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,14 +41,7 @@ from jupyter_core.utils import run_sync
 
 from toolkit.sweep.kernels import ShopKernelManager
 
-__all__ = [
-    "KernelSettings",
-    "WarmKernel",
-    "WarmKernelError",
-    "close_warm_kernels",
-    "discard",
-    "kernel_for",
-]
+__all__ = ["KernelSettings", "WarmKernel", "WarmKernelError", "close_warm_kernels", "shop_kernel"]
 
 #: Seconds a warm kernel may take to start, or to clear the previous shop away.
 READY_SECONDS = 120
@@ -90,6 +83,7 @@ class WarmKernel:
 
     def __init__(self, settings: KernelSettings, output_file: str | None) -> None:
         self.settings = settings
+        self.busy = False  # running a shop
         self._folder = tempfile.TemporaryDirectory(prefix="enough-kernel-")  # sockets, and the start-up cwd
         traits: dict[str, Any] = {
             "extra_env": dict(settings.environ), "transport": settings.transport, "kernel_name": settings.kernel_name,
@@ -181,37 +175,80 @@ _KERNELS: dict[int, WarmKernel] = {}
 _LOCK = threading.Lock()
 
 
-def kernel_for(settings: KernelSettings, output_file: str | None = None) -> WarmKernel:
-    """This thread's warm kernel for ``settings``: the running one, or a new one (stopping a stale one)."""
+@contextlib.contextmanager
+def shop_kernel(
+    settings: KernelSettings, cwd: str, environ: Mapping[str, str], output_file: str | None = None
+) -> Iterator[WarmKernel]:
+    """This thread's warm kernel for ``settings``, cleared for a shop in ``cwd`` with ``environ``.
+
+    The running kernel, or a new one (stopping one of other settings or dead; and once more if the
+    clearing fails). A failure inside the block stops the kernel: the next shop gets a new one.
+    """
+    kernel = _kernel_for(settings, output_file)
+    try:
+        try:
+            kernel.begin_shop(cwd, environ)
+        except WarmKernelError:  # the previous shop left it unusable: once more, in a new kernel
+            _discard(kernel)
+            kernel = _kernel_for(settings, output_file)
+            kernel.begin_shop(cwd, environ)
+        yield kernel
+    except BaseException:
+        _discard(kernel)
+        raise
+    finally:
+        with _LOCK:
+            kernel.busy = False
+            closed = kernel not in _KERNELS.values()  # by close_warm_kernels while the shop ran
+        if closed:
+            kernel.stop()
+
+
+def _kernel_for(settings: KernelSettings, output_file: str | None) -> WarmKernel:
     ident = threading.get_ident()
     with _LOCK:
         kernel = _KERNELS.get(ident)
     if kernel is not None and (kernel.settings != settings or not kernel.is_alive()):
-        discard(kernel)
+        _discard(kernel)
         kernel = None
     if kernel is None:
         kernel = WarmKernel(settings, output_file)
-        with _LOCK:
-            _KERNELS[ident] = kernel
+    with _LOCK:
+        _KERNELS[ident] = kernel
+        kernel.busy = True
     return kernel
 
 
-def discard(kernel: WarmKernel) -> None:
-    """Stop ``kernel`` and forget it: the next shop on its thread starts a new one."""
+def _discard(kernel: WarmKernel) -> None:
     with _LOCK:
         for ident in [ident for ident, known in _KERNELS.items() if known is kernel]:
             del _KERNELS[ident]
     kernel.stop()
 
 
-def close_warm_kernels() -> int:
-    """Stop every warm kernel of this process; returns how many there were."""
+def close_warm_kernels(sweep: str | None = None) -> int:
+    """Stop this process's warm kernels (only ``sweep``'s, when given); returns how many.
+
+    A kernel running a shop stops when its shop ends (on an existing cluster, an interrupted sweep's
+    running shops finish; another sweep's kernels on the same workers are left alone).
+    """
+    with _LOCK:
+        chosen = {ident: k for ident, k in _KERNELS.items() if sweep is None or k.settings.sweep == sweep}
+        for ident in chosen:
+            del _KERNELS[ident]
+        idle = [kernel for kernel in chosen.values() if not kernel.busy]
+    for kernel in idle:
+        kernel.stop()
+    return len(chosen)
+
+
+def _stop_all() -> None:
+    """At exit: every kernel, running or not."""
     with _LOCK:
         kernels = list(_KERNELS.values())
         _KERNELS.clear()
     for kernel in kernels:
         kernel.stop()
-    return len(kernels)
 
 
-atexit.register(close_warm_kernels)
+atexit.register(_stop_all)
