@@ -209,7 +209,8 @@ def execute_shop_notebook(
     """
     transport = transport or kernel_transport()
     kernel_env = {**thread_environment(threads), **absolute_pythonpath(), **dict(extra_env or {})}
-    output_file = os.path.abspath(log.name) if isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name) else None
+    named = isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name)
+    output_file = os.path.abspath(log.name) if named else None
     deadline = _Deadline(timeout_s) if timeout_s else None
     handler = _thread_log_handler(log)
     papermill_logger = logging.getLogger("papermill")

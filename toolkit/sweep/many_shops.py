@@ -131,7 +131,8 @@ def run_shop_notebook(
     with log:
         print(f"shop {run.shop_id}: {run.notebook} -> {run.executed_notebook}", file=log)
         kind = "fresh" if run.fresh_kernel else "warm"
-        print(f"kernel: {kind}, {kernel_transport()} transport, {threads} thread(s), cwd {run.shop_dir}", file=log, flush=True)
+        transport = kernel_transport()
+        print(f"kernel: {kind}, {transport} transport, {threads} thread(s), cwd {run.shop_dir}", file=log, flush=True)
         try:
             execute_shop_notebook(
                 run.notebook, run.executed_notebook, run.parameters, cwd=run.shop_dir, threads=threads, log=log,
