@@ -122,7 +122,7 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sweep",
         help="run the shop notebook for every shop of a sweep file, in parallel on Dask",
-        description="Run notebooks/fraction_sweep.ipynb once per shop (papermill, one kernel per shop) "
+        description="Run notebooks/fraction_sweep.ipynb once per shop (papermill; a warm kernel per worker runs shop after shop) "
         "on a local Dask cluster or an existing scheduler; write OUTPUT_DIR/summary.parquet. Shops "
         "complete for the same notebook, parameters and data are skipped, so running the same command "
         "again resumes an interrupted sweep. Exit code 1 when some shops failed. See docs/sweep.md.",
@@ -140,6 +140,11 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:
         "--shop-timeout", type=_seconds, default=None, metavar="SECONDS",
         help="kill a shop's notebook still running after this long and mark it timed_out "
         "(default: the sweep file's shop_timeout_s, else no limit)",
+    )
+    parser.add_argument(
+        "--fresh-kernels", action="store_true",
+        help="start a kernel per shop instead of a warm kernel per worker that runs shop after shop "
+        "(slower; the sweep file's fresh_kernels: true does the same)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_sweep)
@@ -163,6 +168,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec.load(args.sweep_file)
     if args.shop_timeout is not None:
         spec = dataclasses.replace(spec, shop_timeout_s=args.shop_timeout)
+    if args.fresh_kernels:
+        spec = dataclasses.replace(spec, fresh_kernels=True)
     try:
         result = run_sweep(spec, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
     except KeyboardInterrupt:

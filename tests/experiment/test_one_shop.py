@@ -249,3 +249,28 @@ def test_a_one_size_shop_is_refused_before_any_training(tmp_path: Path) -> None:
     frame["outcome"] = "kept"
     with pytest.raises(ExperimentError, match="every training row teaches the same size \\(M\\)"):
         run(frame, tmp_path, fractions=[0.5], model="most_popular")
+
+
+def test_the_untimed_warm_up_fit_is_paid_once_per_process_and_changes_no_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.experiment import one_shop
+    from toolkit.models import model_class
+
+    monkeypatch.setattr(one_shop, "_WARMED_UP", set())  # as in a new process
+    fitted_rows: list[int] = []
+    model = model_class("logreg")
+    fit = model.fit
+
+    def counted_fit(self, X, y, *args, **kwargs):
+        fitted_rows.append(len(y))
+        return fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(model, "fit", counted_fit)
+    frame = tiny_shop(1500, seed=5)
+    _, first, _ = run(frame, tmp_path / "first", fractions=[0.5], model="logreg")
+    fits_first = len(fitted_rows)
+    _, second, _ = run(frame, tmp_path / "second", fractions=[0.5], model="logreg")  # a warm kernel's next shop
+    assert fitted_rows[0] == 256 and fits_first == len(fitted_rows) - fits_first + 1  # one warm-up, the first time
+    unmeasured = [c for c in first.runs.columns if not any(w in c for w in ("seconds", "cost", "rss"))]
+    pd.testing.assert_frame_equal(first.runs[unmeasured], second.runs[unmeasured])

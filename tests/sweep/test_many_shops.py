@@ -21,6 +21,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from tests.sweep.probe_notebooks import WRITE_RESULTS, probe_notebook
 from tests.tiny_shops import tiny_shop
 from toolkit.errors import OutputError, ParamsError, SweepError
 from toolkit.results import PICK_FILE, SEAL_FILE, shop_folder_name
@@ -109,7 +110,10 @@ def _kernels_of(output_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter():
         try:
-            if process.environ().get("ENOUGH_SHOP_DIR", "").startswith(str(output_dir)):
+            environ = process.environ()  # as the process started: a warm kernel's names the sweep's output_dir
+            if f"{environ.get('ENOUGH_OUTPUT_DIR')}/".startswith(f"{output_dir}/") or environ.get(
+                "ENOUGH_SHOP_DIR", ""
+            ).startswith(str(output_dir)):
                 found.append(process)
         except (psutil.Error, OSError):
             continue
@@ -192,22 +196,12 @@ PROBE = textwrap.dedent(
     probe = {"env": {n: os.environ.get(n) for n in names}, "cwd": os.getcwd(),
              "transport": json.loads(ipykernel.get_connection_info())["transport"]}
     (folder / "probe.json").write_text(json.dumps(probe))
-    import shutil
-    shutil.copy(data_path, folder / "runs.parquet")  # the contract: the tables (any Parquet will do), then the pick
-    shutil.copy(data_path, folder / "fractions.parquet")
-    (folder / "pick.json").write_text(json.dumps({"shop_id": shop_id, "picked_fraction": 1.0, "reduced": False}))
     """
-)
+) + WRITE_RESULTS
 
 
 def _probe_notebook(path: Path) -> Path:
-    notebook = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell("data_path = None\nshop_id = None\ncolumn_map = None\noutput_dir = None")
-    parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [parameters, nbformat.v4.new_code_cell(PROBE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
+    return probe_notebook(path, PROBE)
 
 
 def test_kernels_get_thread_counts_cwd_and_ipc_and_crashes_and_hangs_stay_local(tmp_path: Path) -> None:
@@ -263,6 +257,9 @@ def test_sweep_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
     assert "'parameters.data_path'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nparameters: {data_path: x}\n")
     assert "'workers'" in _spec_error(tmp_path, "data_dir: shops\noutput_dir: out\nworkers: 0\n")
     assert "'data_dir'" in _spec_error(tmp_path, "data_dir: nowhere\noutput_dir: out\n")
+    assert "'fresh_kernels' expected true or false" in _spec_error(
+        tmp_path, "data_dir: shops\noutput_dir: out\nfresh_kernels: 'yes'\n"
+    )
 
 
 def test_relative_paths_resolve_against_the_sweep_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,19 +1,22 @@
 """Running one shop's notebook in its own kernel: papermill, IPC sockets, thread counts, cwd.
 
-Each shop is one ``papermill.execute_notebook`` call, so each shop gets a fresh kernel. The kernel is
-started by :class:`ShopKernelManager` (handed to nbclient through papermill's engine keywords):
+Each shop is one ``papermill.execute_notebook`` call, on its worker thread's warm kernel
+(:mod:`toolkit.sweep.warm_kernels`, the default) or on a fresh kernel of its own (``warm=None``, a
+sweep's ``fresh_kernels``). Either kernel is started by :class:`ShopKernelManager` (a fresh one is
+handed to nbclient through papermill's engine keywords):
 
 * **thread counts** — ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
   ``TF_NUM_INTRAOP_THREADS`` and ``TF_NUM_INTEROP_THREADS`` are set in the kernel's environment to
   the cores this run may use, so N concurrent kernels do not oversubscribe N cores;
 * **transport** — on POSIX the kernel talks to papermill over IPC (Unix domain sockets in a private
   temporary folder) instead of TCP on localhost, where any local user could connect; elsewhere TCP;
-* **working directory** — the shop's output folder, passed to the kernel process itself
-  (nbclient's ``resources.metadata.path``), never by changing the worker's own working directory,
-  so concurrent runs in one worker process cannot race on it;
+* **working directory** — the shop's output folder, passed to a fresh kernel process itself
+  (nbclient's ``resources.metadata.path``), entered by a warm kernel before the shop's first cell;
+  never by changing the worker's own working directory, so concurrent runs in one worker process
+  cannot race on it;
 * **timeout** — with ``timeout_s``, a shop whose notebook still runs that many seconds after its
   kernel was ready has its kernel (and anything the kernel started) killed, and
-  :class:`ShopTimedOut` is raised;
+  :class:`ShopTimedOut` is raised (a warm kernel is replaced for the next shop);
 * **the executed notebook** — papermill writes it to a hidden sibling, renamed into place when the
   run ends, so a full disk never leaves a truncated notebook; paths reach papermill with their braces
   escaped (papermill formats paths with the parameters, so ``{x}`` in a path would break it).
@@ -185,9 +188,17 @@ def execute_shop_notebook(
     log: TextIO,
     transport: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    shop_env: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
+    warm: str | None = None,
 ) -> None:
-    """Run ``notebook`` with ``parameters`` in a fresh kernel; the executed copy goes to ``executed_notebook``.
+    """Run ``notebook`` with ``parameters`` in a kernel; the executed copy goes to ``executed_notebook``.
+
+    ``extra_env``: variables the kernel process starts with (on top of the thread counts and
+    ``PYTHONPATH``); ``shop_env``: variables of this shop only. ``warm``: ``None`` starts a fresh
+    kernel for this notebook and stops it after; a sweep's name runs it on this thread's warm kernel
+    for that sweep (:mod:`toolkit.sweep.warm_kernels`), started with the same environment when there
+    is none, and stopped when the run fails.
 
     The kernel's stdout/stderr and papermill's own messages go to ``log`` (opened for appending; when
     it has a file name, the kernel process's own output — e.g. TensorFlow's C++ logs — is appended
@@ -197,38 +208,30 @@ def execute_shop_notebook(
     seconds after its kernel was ready has its kernel killed and raises :class:`ShopTimedOut`.
     """
     transport = transport or kernel_transport()
-    config = Config()
-    config.ShopKernelManager.extra_env = {**thread_environment(threads), **absolute_pythonpath(), **dict(extra_env or {})}
-    config.ShopKernelManager.transport = transport
-    if isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name):
-        config.ShopKernelManager.output_file = os.path.abspath(log.name)
+    kernel_env = {**thread_environment(threads), **absolute_pythonpath(), **dict(extra_env or {})}
+    named = isinstance(getattr(log, "name", None), str) and os.path.isfile(log.name)
+    output_file = os.path.abspath(log.name) if named else None
     deadline = _Deadline(timeout_s) if timeout_s else None
-    if deadline is not None:
-        config.ShopKernelManager.deadline = key = uuid.uuid4().hex
-        _DEADLINES[key] = deadline
     handler = _thread_log_handler(log)
     papermill_logger = logging.getLogger("papermill")
     papermill_logger.addHandler(handler)
+    run = _run_in_warm_kernel if warm else _run_in_fresh_kernel
     try:
-        with tempfile.TemporaryDirectory(prefix="enough-kernel-") as sockets, _written_at_the_end(
-            Path(executed_notebook)
-        ) as partial:
-            if transport == "ipc":
-                # Short private path: Unix socket paths are limited to ~100 characters.
-                config.ShopKernelManager.ip = os.path.join(sockets, "k")
-            papermill.execute_notebook(
-                _literal(notebook),
-                _literal(partial),
-                parameters=dict(parameters),
-                progress_bar=False,
-                log_output=False,
-                stdout_file=log,
-                stderr_file=log,
-                start_timeout=KERNEL_START_SECONDS,
-                kernel_manager_class=ShopKernelManager,
-                config=config,
-                resources={"metadata": {"path": str(cwd)}},
-                **({"on_notebook_start": deadline.start} if deadline is not None else {}),
+        with _written_at_the_end(Path(executed_notebook)) as partial:
+            run(
+                dict(
+                    input_path=_literal(notebook),
+                    output_path=_literal(partial),
+                    parameters=dict(parameters),
+                    progress_bar=False,
+                    log_output=False,
+                    stdout_file=log,
+                    stderr_file=log,
+                    start_timeout=KERNEL_START_SECONDS,
+                    **({"on_notebook_start": deadline.start} if deadline is not None else {}),
+                ),
+                notebook=Path(notebook), cwd=str(cwd), kernel_env=kernel_env, shop_env=dict(shop_env or {}),
+                transport=transport, output_file=output_file, deadline=deadline, sweep=warm or "",
             )
     except Exception as err:
         if deadline is not None and deadline.expired:
@@ -239,8 +242,61 @@ def execute_shop_notebook(
     finally:
         if deadline is not None:
             deadline.cancel()
-            _DEADLINES.pop(key, None)
         papermill_logger.removeHandler(handler)
+
+
+def _run_in_fresh_kernel(
+    papermill_kwargs: dict[str, Any], *, cwd: str, kernel_env: dict[str, str], shop_env: dict[str, str],
+    transport: str, output_file: str | None, deadline: _Deadline | None, **_: Any,
+) -> None:
+    config = Config()
+    config.ShopKernelManager.extra_env = {**kernel_env, **shop_env}
+    config.ShopKernelManager.transport = transport
+    if output_file:
+        config.ShopKernelManager.output_file = output_file
+    key = uuid.uuid4().hex
+    if deadline is not None:
+        config.ShopKernelManager.deadline = key
+        _DEADLINES[key] = deadline
+    try:
+        with tempfile.TemporaryDirectory(prefix="enough-kernel-") as sockets:
+            if transport == "ipc":
+                # Short private path: Unix socket paths are limited to ~100 characters.
+                config.ShopKernelManager.ip = os.path.join(sockets, "k")
+            papermill.execute_notebook(
+                **papermill_kwargs,
+                kernel_manager_class=ShopKernelManager,
+                config=config,
+                resources={"metadata": {"path": cwd}},
+            )
+    finally:
+        _DEADLINES.pop(key, None)
+
+
+def _run_in_warm_kernel(
+    papermill_kwargs: dict[str, Any], *, notebook: Path, cwd: str, kernel_env: dict[str, str],
+    shop_env: dict[str, str], transport: str, output_file: str | None, deadline: _Deadline | None, sweep: str,
+) -> None:
+    from toolkit.sweep import warm_kernels
+
+    settings = warm_kernels.KernelSettings.of(
+        kernel_env, transport=transport, kernel_name=_kernel_name(notebook), sweep=sweep
+    )
+    with warm_kernels.shop_kernel(settings, cwd, shop_env, output_file) as kernel:
+        if deadline is not None:
+            deadline.pid = kernel.pid
+        try:
+            papermill.execute_notebook(**papermill_kwargs, km=kernel.km)
+        finally:
+            kernel.close_clients()
+
+
+def _kernel_name(notebook: Path) -> str:
+    """The notebook's kernel (its kernelspec's name, as papermill reads it; ``python3`` when it names none)."""
+    import nbformat
+
+    kernelspec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
+    return str(kernelspec.get("name") or "python3")
 
 
 def partial_notebook(executed_notebook: Path) -> Path:

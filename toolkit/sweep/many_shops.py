@@ -3,9 +3,10 @@
 :func:`run_sweep` plans one :class:`~toolkit.sweep.state.ShopRun` per shop of a
 :class:`~toolkit.sweep.spec.SweepSpec`, submits :func:`run_shop_notebook` for each to Dask — a
 ``LocalCluster`` of single-threaded worker processes by default, or an existing scheduler — and
-shows a progress bar over shops. Each run starts a fresh kernel (see :mod:`toolkit.sweep.kernels`) whose
-working directory is the shop's output folder and whose thread counts are the worker host's cores
-divided by the concurrent runs on that host.
+shows a progress bar over shops. Each worker thread keeps a warm kernel that runs its shops one after
+another, each from a clean slate (:mod:`toolkit.sweep.warm_kernels`; ``fresh_kernels`` starts one per
+shop instead, see :mod:`toolkit.sweep.kernels`); a shop's working directory is its output folder, and
+the kernels' thread counts are the worker host's cores divided by the concurrent runs on that host.
 
 A shop that fails (bad data, a crashing kernel, a lost worker) is recorded with one line and the
 path of its executed notebook; the other shops go on. Shops already complete for the same notebook,
@@ -39,6 +40,7 @@ from toolkit.errors import OutputError, SweepError, os_error_reason
 from toolkit.sweep.kernels import ShopTimedOut, available_cores, execute_shop_notebook, kernel_transport
 from toolkit.results import PICK_FILE, prepare_output_dir, verify_shop_results
 from toolkit.sweep.spec import SweepSpec, plan_shops
+from toolkit.sweep.warm_kernels import close_warm_kernels
 from toolkit.sweep.state import (
     ShopRun,
     SUMMARY_FILE,
@@ -103,7 +105,8 @@ def run_shop_notebook(
     """Run one shop's notebook unless it is complete for the same hash; never raises for the shop's own failure.
 
     ``slots_by_host``: how many runs execute at once on each worker host (threads per kernel =
-    the host's cores // that); ``topic``: the Dask event topic announcing the start of the run.
+    the host's cores // that); ``topic``: the Dask event topic announcing the start of the run, which
+    also names the sweep whose warm kernels may run it (unless ``run.fresh_kernel``).
     A notebook still running ``run.timeout_s`` seconds after its kernel was ready is killed and the
     shop is ``timed_out``; a folder that cannot be written (disk full, read-only) fails the shop
     with one line.
@@ -127,11 +130,15 @@ def run_shop_notebook(
     status, error = "failed", None
     with log:
         print(f"shop {run.shop_id}: {run.notebook} -> {run.executed_notebook}", file=log)
-        print(f"kernel: {kernel_transport()} transport, {threads} thread(s), cwd {run.shop_dir}", file=log, flush=True)
+        kind = "fresh" if run.fresh_kernel else "warm"
+        transport = kernel_transport()
+        print(f"kernel: {kind}, {transport} transport, {threads} thread(s), cwd {run.shop_dir}", file=log, flush=True)
         try:
             execute_shop_notebook(
                 run.notebook, run.executed_notebook, run.parameters, cwd=run.shop_dir, threads=threads, log=log,
-                extra_env={"ENOUGH_SHOP_DIR": str(run.shop_dir)}, timeout_s=run.timeout_s,
+                extra_env={"ENOUGH_OUTPUT_DIR": str(run.shop_dir.parent)},
+                shop_env={"ENOUGH_SHOP_DIR": str(run.shop_dir)}, timeout_s=run.timeout_s,
+                warm=None if run.fresh_kernel else (topic or "one shop"),
             )
         except ShopTimedOut as err:
             status, error = "timed_out", str(err)
@@ -226,7 +233,14 @@ def run_sweep(
             # new one is written, the report reads each shop's own pick.json instead.
             (spec.output_dir / SUMMARY_FILE).unlink(missing_ok=True)
             with _dask_client(workers or spec.workers, scheduler, len(todo)) as client:
-                outcomes += _run_all(client, todo, name=spec.name, progress=progress, skipped=len(outcomes))
+                topic = f"enough-sweep-{uuid.uuid4().hex[:12]}"  # names this sweep's events and warm kernels
+                try:
+                    outcomes += _run_all(
+                        client, todo, name=spec.name, progress=progress, skipped=len(outcomes), topic=topic
+                    )
+                finally:
+                    with contextlib.suppress(Exception):  # a worker lost meanwhile took its kernel with it
+                        client.run(close_warm_kernels, topic)
     summary = build_summary(runs, {outcome.shop_id: outcome.params_hash for outcome in outcomes})
     path = write_summary(summary, spec.output_dir)
     order = {run.shop_id: i for i, run in enumerate(sorted(runs, key=lambda r: r.shop_id))}
@@ -303,9 +317,10 @@ def _slots_by_host(client: Any) -> dict[str, int]:
     return slots
 
 
-def _run_all(client: Any, runs: Sequence[ShopRun], *, name: str, progress: bool, skipped: int) -> list[ShopOutcome]:
+def _run_all(
+    client: Any, runs: Sequence[ShopRun], *, name: str, progress: bool, skipped: int, topic: str
+) -> list[ShopOutcome]:
     """Submit every run, show progress (``skipped``: shops complete before, counted as done)."""
-    topic = f"enough-sweep-{uuid.uuid4().hex[:12]}"
     running: set[str] = set()
     client.subscribe_topic(topic, lambda event: running.add(event[1]["shop_id"]))
     slots = _slots_by_host(client)

@@ -15,6 +15,7 @@ A sweep file is YAML::
     output_dir: ../results/spring-review
     workers: 2                      # local Dask workers (default: one per core)
     shop_timeout_s: 7200            # optional: a shop whose notebook runs longer is killed (timed_out)
+    fresh_kernels: false            # optional: true starts a kernel per shop instead of a warm one per worker
     notebook: ../notebooks/fraction_sweep.ipynb   # optional; this is the default
     parameters:                     # passed to every notebook run (its `parameters` cell)
       fractions: [0.125, 0.25, 0.5, 1.0]
@@ -65,7 +66,7 @@ PER_SHOP_PARAMETERS: tuple[str, ...] = ("data_path", "shop_id", "column_map", "o
 
 _TOP_KEYS = (
     "name", "data_dir", "column_map", "shops", "shop_settings", "output_dir", "workers", "shop_timeout_s",
-    "notebook", "parameters",
+    "fresh_kernels", "notebook", "parameters",
 )
 #: Settings a shop may carry of its own (in ``shops`` or the ``shop_settings`` table).
 PER_SHOP_SETTINGS: tuple[str, ...] = ("production_rows", "weekly_growth")
@@ -97,6 +98,8 @@ class SweepSpec:
     shop_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: seconds a shop's notebook may run (from its kernel being ready) before it is killed; None: no limit
     shop_timeout_s: float | None = None
+    #: a fresh kernel per shop instead of a warm kernel per worker thread (docs/sweep.md)
+    fresh_kernels: bool = False
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -140,6 +143,7 @@ class SweepSpec:
             source=source,
             shop_settings=shop_settings,
             shop_timeout_s=shop_timeout(data.get("shop_timeout_s"), f"{where}: key 'shop_timeout_s'"),
+            fresh_kernels=_flag(where, "fresh_kernels", data.get("fresh_kernels", False)),
         )
 
     def where(self) -> str:
@@ -278,6 +282,12 @@ def _workers(where: str, value: Any) -> int | None:
     return value
 
 
+def _flag(where: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParamsError(f"{where}: key '{key}' expected true or false, got {value!r}")
+    return value
+
+
 def shop_timeout(value: Any, where: str) -> float | None:
     """A shop timeout in seconds (None: no limit); ParamsError naming ``where`` unless a number > 0."""
     if value is None:
@@ -312,7 +322,7 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
             runs.append(
                 ShopRun(
                     shop_id, entry.path, entry.column_map, spec.output_dir / shop_folder_name(shop_id),
-                    spec.notebook, parameters, timeout_s=spec.shop_timeout_s,
+                    spec.notebook, parameters, timeout_s=spec.shop_timeout_s, fresh_kernel=spec.fresh_kernels,
                 )
             )
     seen: dict[str, Path] = {}

@@ -99,6 +99,8 @@ class ShopRun:
     parameters: Mapping[str, Any]
     #: seconds the shop's notebook may run once its kernel is ready (None: no limit)
     timeout_s: float | None = None
+    #: run in a kernel of its own (True) rather than on its worker thread's warm kernel
+    fresh_kernel: bool = False
 
     @property
     def executed_notebook(self) -> Path:
