@@ -18,7 +18,7 @@ from toolkit.cli import main
 from toolkit.errors import DataError, ExperimentError
 from toolkit.experiment.export import EXPORT_FILE, ExportedModel, export_model
 from toolkit.experiment.one_shop import run_experiment_on_file
-from toolkit.results import RUNS_FILE
+from toolkit.results import RUNS_FILE, shop_folder_name
 from toolkit.shops.schema import SizeScale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,3 +190,16 @@ def test_only_keras_models_can_be_exported(model: str, tmp_path: Path, capsys, m
     assert line == (f"enough: error: model {model!r}: enough export can only export Keras models (keras_ordinal, "
                     "keras_mlp, keras_softmax, or a build function of your own); this one is not")
     assert not (tmp_path / "serving").exists()
+
+
+def test_a_hostile_shop_id_is_exported_inside_out(tmp_path: Path) -> None:
+    data = tmp_path / "hostile.parquet"
+    tiny_shop(2000, seed=5, shop_id="../../escape").to_parquet(data)
+    results, _ = run_experiment_on_file(
+        data, tmp_path / "results", log=None, fractions=[0.5], seeds=[0], model="keras_ordinal", search="grid"
+    )
+    out = tmp_path / "serve" / "a" / "b"
+    export = export_model(results, out, fraction=0.5, log=None)
+    assert export.folder == out / shop_folder_name("../../escape") / "1"
+    assert export.folder.resolve().is_relative_to(out.resolve())
+    assert sorted(p.name for p in (tmp_path / "serve").iterdir()) == ["a"]

@@ -39,7 +39,7 @@ from toolkit.experiment.sampling import sample_rows
 from toolkit.models import make_model, model_class
 from toolkit.models.features import training_labels
 from toolkit.resources import toolkit_version
-from toolkit.results import PICK_FILE, RUNS_FILE, ShopResults, read_shop_results, write_json
+from toolkit.results import PICK_FILE, RUNS_FILE, ShopResults, read_shop_results, shop_folder_name, write_json
 from toolkit.shops.validate import ShopData, load_shop
 
 __all__ = ["EXPORT_FILE", "ExportedModel", "export_model"]
@@ -111,7 +111,7 @@ def export_model(
             f"expected {expected} of {n_reference} as in {stored.folder / RUNS_FILE}: it is not the model the "
             "experiment judged (another toolkit, TensorFlow or model version?), so nothing was exported"
         )
-    base = Path(out_dir) / shop.shop_id
+    base = Path(out_dir) / shop_folder_name(shop.shop_id)  # any shop id stays inside --out
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=base))
     try:
