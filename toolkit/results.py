@@ -42,6 +42,7 @@ __all__ = [
     "PICK_FILE",
     "RUNS_FILE",
     "SEAL_FILE",
+    "SWEEP_MARKER_FILE",
     "SEGMENTS_FILE",
     "ResultsProblem",
     "ShopResults",
@@ -68,6 +69,8 @@ FRACTIONS_FILE = "fractions.parquet"
 SEGMENTS_FILE = "segments.parquet"
 PICK_FILE = "pick.json"
 SEAL_FILE = "results.sha256"
+#: Written by a sweep after it sealed a shop's results: such a folder must have its seal.
+SWEEP_MARKER_FILE = "complete.json"
 #: The files a shop's results are read from, and so the files the seal covers.
 SEALED_FILES: tuple[str, ...] = (PICK_FILE, RUNS_FILE, FRACTIONS_FILE, SEGMENTS_FILE)
 
@@ -267,7 +270,11 @@ class ResultsProblem:
 
 
 def verify_shop_results(folder: str | Path) -> ResultsProblem | None:
-    """None when the folder holds complete results that parse and match their seal (if sealed)."""
+    """None when the folder holds complete results that parse and match their seal.
+
+    Results without a seal pass (written before seals existed, or by hand) unless a sweep completed
+    them: a sweep seals before it writes its marker, so a marked folder without its seal was edited.
+    """
     folder = Path(folder)
     if not results_complete(folder):
         return ResultsProblem("incomplete", f"{folder / PICK_FILE} missing: the experiment did not finish")
@@ -277,6 +284,12 @@ def verify_shop_results(folder: str | Path) -> ResultsProblem | None:
         return ResultsProblem("unreadable", str(err))
     seal = folder / SEAL_FILE
     if not seal.exists():
+        if (folder / SWEEP_MARKER_FILE).exists():
+            return ResultsProblem(
+                "tampered",
+                f"{seal} missing: a sweep completed these results and sealed them, so they cannot be "
+                "checked; expected the files as written (rerun the shop)",
+            )
         return None  # results written before seals existed, or by hand
     try:
         sealed = _read_seal(seal)
@@ -328,14 +341,16 @@ def _sha256(path: Path) -> str:
 
 
 def resolve_output_dir(output_dir: str | Path | None) -> Path:
-    """An absolute results folder: ``output_dir`` as given, or by default the project's
-    ``results/notebook`` (see :func:`toolkit.resources.project_root`), else ``./results``."""
+    """An absolute results folder, created and checked writable now, before any training:
+    ``output_dir`` as given, or by default the project's ``results/notebook`` (see
+    :func:`toolkit.resources.project_root`), else ``./results``. Raises :class:`OutputError`."""
     if output_dir is not None:
-        return Path(output_dir).expanduser().resolve()
-    project = project_root()
-    if (project / "results").is_dir():
-        return project / "results" / "notebook"
-    return Path.cwd() / "results"
+        folder = Path(output_dir).expanduser().resolve()
+    elif (project_root() / "results").is_dir():
+        folder = project_root() / "results" / "notebook"
+    else:
+        folder = Path.cwd() / "results"
+    return prepare_output_dir(folder, what="output_dir")
 
 
 #: Summary columns that follow from measured training times (money, and the sentence that states it):

@@ -330,6 +330,19 @@ def test_edited_results_are_not_current_and_a_failed_rerun_leaves_no_stale_pick(
     assert build_summary([run], {"s": digest}).iloc[0]["status"] == "failed"
 
 
+def test_a_completed_shop_whose_seal_was_deleted_is_not_current(tmp_path: Path) -> None:
+    from toolkit.sweep.state import build_summary
+
+    run = _complete_by_hand(tmp_path)
+    digest = params_hash(run)
+    pick = run.shop_dir / PICK_FILE
+    pick.write_text(pick.read_text().replace("1.0", "0.5"))  # edited by hand, and the seal removed
+    (run.shop_dir / SEAL_FILE).unlink()
+    assert not is_complete(run, digest)  # the next sweep reruns it
+    row = build_summary([run], {"s": digest}).iloc[0]
+    assert row["status"] == "tampered" and SEAL_FILE in row["error"] and "missing" in row["error"]
+
+
 def test_shop_timeout_is_checked_and_an_output_dir_that_is_a_file_is_refused_first(tmp_path: Path, capsys) -> None:
     from toolkit.cli import main
 

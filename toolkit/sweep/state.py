@@ -44,6 +44,7 @@ from toolkit.results import (
     PICK_FILE,
     SEAL_FILE,
     SUMMARY_FILE,
+    SWEEP_MARKER_FILE,
     clear_results,
     seal_results,
     summary_frame,
@@ -71,7 +72,7 @@ __all__ = [
     "write_summary",
 ]
 
-MARKER_FILE = "complete.json"
+MARKER_FILE = SWEEP_MARKER_FILE
 FAILED_FILE = "failed.json"
 NOTEBOOK_FILE = "fraction_sweep.ipynb"
 LOG_FILE = "run.log"
