@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -69,3 +70,13 @@ def test_files_that_are_not_small_utf8_yaml_get_one_line(tmp_path: Path, content
         ColumnMap.load(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: ") and words in message and "\n" not in message
+
+
+@pytest.mark.parametrize("load", [ColumnMap.load, SweepSpec.load], ids=["column map", "sweep file"])
+def test_a_pipe_nothing_writes_to_is_refused_not_waited_on(tmp_path: Path, load) -> None:
+    path = tmp_path / "settings.yaml"
+    os.mkfifo(path)
+    started = time.perf_counter()
+    with pytest.raises(ParamsError, match="not a regular file") as caught:
+        load(path)
+    assert time.perf_counter() - started < 5 and str(path) in str(caught.value)

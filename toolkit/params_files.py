@@ -40,6 +40,8 @@ def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> Any:
     try:
         if path.is_dir():
             raise IsADirectoryError(21, "is a folder", str(path))
+        if path.exists() and not path.is_file():  # a pipe or device: reading it could wait forever
+            raise OSError(0, "not a regular file (a pipe or a device)", str(path))
         with path.open("rb") as file:
             data = file.read(MAX_BYTES + 1)
     except FileNotFoundError as err:
