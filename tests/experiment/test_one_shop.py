@@ -196,7 +196,26 @@ def test_bad_settings_are_named_before_anything_trains() -> None:
         ExperimentConfig.from_params(tolerance=-1)
     with pytest.raises(ParamsError, match=r"setting seeds: .*-y 'seeds: \[7, 8\]'"):
         ExperimentConfig.from_params(seeds="[7, 8]")
+    for nothing_to_compare in ([], [1.0]):
+        with pytest.raises(ParamsError, match="setting fractions: .*at least one fraction below 1"):
+            ExperimentConfig.from_params(fractions=nothing_to_compare)
     assert ExperimentConfig.from_params(fractions=[0.5]).fractions == [0.5, 1.0]
+
+
+def test_a_results_folder_that_cannot_be_written_fails_before_any_training(tmp_path: Path, monkeypatch) -> None:
+    from toolkit.errors import OutputError
+    from toolkit.results import resolve_output_dir
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="output_dir .*a-file is a file, not a folder"):
+        resolve_output_dir(blocker / "results")  # the notebook's second cell
+    data = tmp_path / "shop.parquet"
+    tiny_shop(300).to_parquet(data)
+    monkeypatch.setattr("toolkit.experiment.one_shop.run_experiment", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(OutputError, match="a-file is a file, not a folder"):
+        run_experiment_on_file(data, blocker / "results", log=None, fractions=[0.5], seeds=[0], model="logreg")
+    assert resolve_output_dir(tmp_path / "new" / "results").is_dir()
 
 
 def test_a_shop_with_too_few_rows_is_a_clear_error(tmp_path: Path) -> None:

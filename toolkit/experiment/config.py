@@ -145,6 +145,8 @@ class ExperimentConfig:
         fractions = _number_list("fractions", self.fractions)
         if any(not 0 < f <= 1 for f in fractions):
             raise _expected("fractions", self.fractions, "numbers in (0, 1], e.g. [0.25, 0.5, 1.0]")
+        if not any(f < 1 for f in fractions):
+            raise _expected("fractions", self.fractions, "at least one fraction below 1, e.g. [0.25, 0.5, 1.0]")
         object.__setattr__(self, "fractions", sorted(set(fractions) | {1.0}))
         seeds = _integer_list("seeds", self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):

@@ -454,6 +454,7 @@ def run_experiment_on_file(
 ) -> tuple[Path, Pick]:
     """The whole experiment for one shop file, as the notebook runs it."""
     config = ExperimentConfig.from_params(**params)
+    prepare_output_dir(output_dir, what="output_dir")  # a folder results cannot go to fails before training
     shop = load_shop(data_path, shop_id=shop_id, column_map=column_map)
     split = split_for(shop, config)
     result = run_experiment(shop, split, config, log=log)
