@@ -92,15 +92,13 @@ def _memory_rows(figures: dict | list[dict]) -> Iterator[Row]:
         yield f"{rows:,} purchases: seconds per million rows", f"{per_million:.1f}", "flat with rows", None
 
 
-def _sweep_rows(label: str) -> Callable[[dict], Iterator[Row]]:
-    def rows(figures: dict) -> Iterator[Row]:
-        for workers in (1, 2):
-            share = figures[f"overhead_share_{workers}w"]
-            yield f"{label}: overhead, {workers} worker(s)", f"{share:.1%}", "<= 5%", share <= 0.05
-        speedup = figures["speedup_2w"]
-        yield (f"{label}: 2 workers over 1", f"{speedup:.2f}x (sizes allow {figures['speedup_bound_2w']:.2f}x)",
-               ">= 1.8x", speedup >= 1.8)
-    return rows
+def _sweep_rows(figures: dict) -> Iterator[Row]:
+    for workers in (1, 2):
+        share = figures[f"overhead_share_{workers}w"]
+        yield f"overhead, {workers} worker(s)", f"{share:.1%}", "<= 5%", share <= 0.05
+    speedup = figures["speedup_2w"]
+    yield ("2 workers over 1", f"{speedup:.2f}x (sizes allow {figures['speedup_bound_2w']:.2f}x)",
+           ">= 1.8x", speedup >= 1.8)
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -112,9 +110,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("memory", "bench_memory.py", ("--rows", "1000000", "5000000", "10000000"), ("--rows", "100000"),
               _memory_rows),
     Benchmark("sweep-demo", "bench_sweep.py", (), ("--shops", "2", "--model", "logreg"),
-              _sweep_rows("sweep")),
+              _sweep_rows),
     Benchmark("sweep-equal", "bench_sweep.py", ("--equal", "4", "--rows", "150000"),
-              ("--equal", "2", "--rows", "5000", "--model", "logreg"), _sweep_rows("sweep")),
+              ("--equal", "2", "--rows", "5000", "--model", "logreg"), _sweep_rows),
 )
 
 

@@ -150,11 +150,11 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_sweep)
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str) -> float | None:
     from toolkit.sweep.spec import shop_timeout
 
     try:
-        return shop_timeout(text, "") or 0.0
+        return shop_timeout(text, "--shop-timeout")
     except ToolkitError as err:
         raise argparse.ArgumentTypeError(str(err).strip()) from None
 

@@ -48,6 +48,7 @@ __all__ = [
     "ShopResults",
     "atomic_file",
     "clear_results",
+    "file_sha256",
     "prepare_output_dir",
     "read_shop_results",
     "resolve_output_dir",
@@ -297,7 +298,7 @@ def verify_shop_results(folder: str | Path) -> ResultsProblem | None:
         return ResultsProblem("tampered", f"{seal}: cannot be read ({_first_line(err)}), expected SHA-256 lines")
     for name in SEALED_FILES:
         try:
-            now = _sha256(folder / name) if (folder / name).is_file() else None
+            now = file_sha256(folder / name) if (folder / name).is_file() else None
         except OSError as err:
             return ResultsProblem("unreadable", f"{folder / name}: cannot be read ({os_error_reason(err)})")
         if now != sealed.get(name):
@@ -312,7 +313,7 @@ def verify_shop_results(folder: str | Path) -> ResultsProblem | None:
 def seal_results(folder: str | Path) -> Path:
     """Write ``results.sha256`` (``sha256sum`` format) for the result files present; call it last."""
     folder = Path(folder)
-    lines = [f"{_sha256(folder / name)}  {name}\n" for name in SEALED_FILES if (folder / name).is_file()]
+    lines = [f"{file_sha256(folder / name)}  {name}\n" for name in SEALED_FILES if (folder / name).is_file()]
     return write_atomically(folder / SEAL_FILE, lambda file: file.write("".join(lines).encode("utf-8")))
 
 
@@ -332,9 +333,10 @@ def _read_seal(path: Path) -> dict[str, str]:
     return sealed
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes (hex): a seal's lines, and which data produced a result or an export."""
     digest = hashlib.sha256()
-    with path.open("rb") as file:
+    with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -344,10 +346,11 @@ def resolve_output_dir(output_dir: str | Path | None) -> Path:
     """An absolute results folder, created and checked writable now, before any training:
     ``output_dir`` as given, or by default the project's ``results/notebook`` (see
     :func:`toolkit.resources.project_root`), else ``./results``. Raises :class:`OutputError`."""
+    project = project_root()
     if output_dir is not None:
         folder = Path(output_dir).expanduser().resolve()
-    elif (project_root() / "results").is_dir():
-        folder = project_root() / "results" / "notebook"
+    elif (project / "results").is_dir():
+        folder = project / "results" / "notebook"
     else:
         folder = Path.cwd() / "results"
     return prepare_output_dir(folder, what="output_dir")
@@ -371,7 +374,7 @@ def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
     chosen = pick.get("pick") or {}
     money = pick.get("money") or {}
     return {
-        "verdict": pick.get("verdict") or ({True: "reduced", False: "full"}.get(pick["reduced"]) if "reduced" in pick else None),
+        "verdict": pick.get("verdict") or _verdict_of_reduced(pick.get("reduced")),
         "picked_fraction": pick.get("picked_fraction"),
         "reduced": bool(pick.get("reduced")),
         "full_train_rows": full.get("train_rows"),
@@ -392,6 +395,11 @@ def summary_columns(pick: dict[str, Any]) -> dict[str, Any]:
         "compute_full_trainings": pick.get("compute_full_trainings"),
         "explanation": pick.get("explanation"),
     }
+
+
+def _verdict_of_reduced(reduced: bool | None) -> str | None:
+    """The verdict of a pick.json written before verdicts existed (None without ``reduced``)."""
+    return None if reduced is None else ("reduced" if reduced else "full")
 
 
 #: The summary's columns that come from a shop's pick.json, in order.

@@ -18,6 +18,8 @@ def test_text_as_categorical_equals_astype_category_of_the_stripped_text(cells, 
     column = pd.Series(cells, dtype=object).astype(kind)
     coded, missing = parsing.text(column)
     rows = np.array(data.draw(st.lists(st.integers(0, len(cells) - 1), unique=True)), dtype=np.int64)
+    stripped = [c.strip() if c is not None and c.strip() else None for c in cells]
+    assert list(coded.rows(rows)) == [stripped[r] for r in rows]  # checked against the cells themselves
     expected = pd.Series(coded.rows(rows), dtype=object).astype("category")
     got = pd.Series(coded.categorical(rows))
     pd.testing.assert_series_equal(got, expected)

@@ -358,6 +358,10 @@ def test_shop_timeout_is_checked_and_an_output_dir_that_is_a_file_is_refused_fir
     assert main(["sweep", str(sweep), "--shop-timeout", "30", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("enough: error: ") and "is a file, not a folder" in err
+    with pytest.raises(SystemExit) as refused:  # the flag is checked itself, before the output folder
+        main(["sweep", str(sweep), "--shop-timeout", "0", "--no-progress"])
+    assert refused.value.code == 2
+    assert "--shop-timeout expected a number of seconds > 0, got '0'" in capsys.readouterr().err
 
 
 def test_a_full_disk_fails_the_shop_in_one_line_without_a_truncated_notebook(tmp_path: Path, monkeypatch) -> None:

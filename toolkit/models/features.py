@@ -50,6 +50,7 @@ __all__ = [
     "BASE_NUMERIC_FEATURES",
     "MEASUREMENT_COLUMNS",
     "EncodedRows",
+    "FIT_PREFERENCE",
     "FeatureEncoder",
     "category_names",
     "training_labels",
@@ -61,7 +62,8 @@ BASE_NUMERIC_FEATURES: tuple[str, ...] = ("height_cm", "weight_kg", "age", "bmi"
 #: Optional body measurements, used when the training rows carry them.
 MEASUREMENT_COLUMNS: tuple[str, ...] = ("chest_cm", "waist_cm", "hip_cm")
 
-_FIT_PREFERENCE: dict[str, float] = {"tight": -1.0, "regular": 0.0, "loose": 1.0}
+#: A shopper's stated fit preference as a number (the encoder's and the exported graph's).
+FIT_PREFERENCE: dict[str, float] = {"tight": -1.0, "regular": 0.0, "loose": 1.0}
 _LABEL_SHIFT: dict[str, int] = {
     "kept": 0,
     "returned_too_small": 1,
@@ -192,7 +194,7 @@ class FeatureEncoder:
         numeric[:, n_raw + 2] = 1.0 - female.astype(np.float64) - male
         preference = np.zeros(n, dtype=np.float64)
         if "fit_preference" in frame.columns:
-            for label, value in _FIT_PREFERENCE.items():
+            for label, value in FIT_PREFERENCE.items():
                 if value:
                     preference[_equals(frame["fit_preference"], label)] = value
         numeric[:, n_raw + 3] = preference

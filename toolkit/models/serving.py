@@ -38,7 +38,7 @@ import numpy as np
 
 from toolkit.errors import ExportError
 from toolkit.models.backend import native_stderr_silenced, tf
-from toolkit.models.features import BASE_NUMERIC_FEATURES, FeatureEncoder
+from toolkit.models.features import BASE_NUMERIC_FEATURES, FIT_PREFERENCE, FeatureEncoder
 from toolkit.shops.schema import GENDERS
 
 __all__ = ["SIGNATURE", "ServingModel", "check_exportable", "save_serving_model", "serving_inputs"]
@@ -48,7 +48,6 @@ SIGNATURE = "serving_default"
 #: Widget fields every export takes.
 NUMBER_FIELDS: tuple[str, ...] = ("height_cm", "weight_kg", "age")
 TEXT_FIELDS: tuple[str, ...] = ("gender", "category")
-_FIT_PREFERENCE: dict[str, float] = {"tight": -1.0, "loose": 1.0}
 
 
 def check_exportable(model_class: type, name: str) -> None:
@@ -119,7 +118,7 @@ class ServingModel(tf.Module):
         male = tf.cast(tf.equal(gender, "male"), tf.float64)
         preference = tf.zeros_like(height)
         if self.fit_preference_stated:
-            for label, value in _FIT_PREFERENCE.items():
+            for label, value in FIT_PREFERENCE.items():
                 preference += value * tf.cast(tf.equal(fields["fit_preference"], label), tf.float64)
         numeric = tf.concat([raw, tf.stack([female, male, 1.0 - female - male, preference], axis=1)], axis=1)
         return tf.cast(numeric, tf.float32), self.categories.lookup(fields["category"])
@@ -131,14 +130,13 @@ class ServingModel(tf.Module):
                     "probabilities": tf.one_hot(index, self.n_sizes, dtype=tf.float32)}
         numeric, category = self._encoded(fields)
         rows = tf.shape(numeric)[0]
+        logits = self.network({"numeric": numeric, "category": category}, training=False)
         if self.head == "coral":
-            logits = self.network({"numeric": numeric, "category": category}, training=False)
             above = tf.sigmoid(tf.sort(logits, axis=-1, direction="DESCENDING"))
             ones, zeros = tf.ones([rows, 1], above.dtype), tf.zeros([rows, 1], above.dtype)
             probabilities = tf.concat([ones, above], axis=1) - tf.concat([above, zeros], axis=1)
             index = tf.reduce_sum(tf.cast(logits > 0.0, tf.int64), axis=-1)
         else:
-            logits = self.network({"numeric": numeric, "category": category}, training=False)
             probabilities = tf.nn.softmax(logits, axis=-1)
             if self.decision == "median":
                 index = tf.reduce_sum(tf.cast(tf.cumsum(probabilities, axis=-1) < 0.5, tf.int64), axis=-1)

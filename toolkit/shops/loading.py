@@ -1,7 +1,7 @@
 """Read a client's purchase file (CSV or Parquet) into a raw DataFrame; write Parquet atomically.
 
-:func:`read_table` is the only way the toolkit opens a data file (:func:`file_sha256` fingerprints
-one). It accepts
+:func:`read_table` is the only way the toolkit opens a data file
+(:func:`toolkit.results.file_sha256` fingerprints one). It accepts
 
 * Parquet (recognised by its ``PAR1`` magic bytes, whatever the file is called), read with pyarrow;
 * CSV with any common delimiter (``,`` ``;`` tab ``|``, sniffed from the first 64 KB), UTF-8
@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import hashlib
 import os
 import select
 import shutil
@@ -43,7 +42,7 @@ from toolkit.errors import DataError, os_error_reason
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["EXTRA_FIELDS", "PIPE_WAIT_SECONDS", "file_sha256", "read_table"]
+__all__ = ["EXTRA_FIELDS", "PIPE_WAIT_SECONDS", "read_table"]
 
 #: What every error message says the file should have been.
 EXPECTED = "expected a CSV or Parquet table with a header row"
@@ -376,12 +375,3 @@ def _sniff_delimiter(text: str) -> str:
         counts = {d: header.count(d) for d in _DELIMITERS}
         best = max(counts, key=counts.get)
         return best if counts[best] else ","
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a file's bytes (hex): which data produced a result or an exported model."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

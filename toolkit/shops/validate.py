@@ -52,8 +52,8 @@ import pandas as pd
 from toolkit.shops.columnmap import ColumnMap
 from toolkit.errors import DataError, ParamsError
 from toolkit.memory import release_freed_memory
-from toolkit.shops.loading import EXTRA_FIELDS, file_sha256, read_table
-from toolkit.results import prepare_output_dir, write_parquet
+from toolkit.shops.loading import EXTRA_FIELDS, read_table
+from toolkit.results import file_sha256, prepare_output_dir, write_parquet
 from toolkit.shops import parsing
 from toolkit.shops.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SizeScale
 from toolkit.shops.units import MIN_BMI, canonical_units

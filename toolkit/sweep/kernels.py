@@ -52,6 +52,7 @@ __all__ = [
     "available_cores",
     "execute_shop_notebook",
     "kernel_transport",
+    "kill_process_tree",
     "partial_notebook",
     "thread_environment",
 ]
@@ -161,11 +162,7 @@ class _Deadline:
             if self._cancelled or self.pid is None:
                 return
             self.expired = True
-        with contextlib.suppress(psutil.Error):
-            kernel = psutil.Process(self.pid)
-            for process in [*kernel.children(recursive=True), kernel]:
-                with contextlib.suppress(psutil.Error):
-                    process.kill()
+        kill_process_tree(self.pid)
 
     def cancel(self) -> None:
         with self._lock:
@@ -297,6 +294,19 @@ def _kernel_name(notebook: Path) -> str:
 
     kernelspec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
     return str(kernelspec.get("name") or "python3")
+
+
+def kill_process_tree(pid: int) -> list[psutil.Process]:
+    """Kill the process ``pid`` and everything it started; the processes killed (none if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return []
+    for process in family:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return family
 
 
 def partial_notebook(executed_notebook: Path) -> Path:

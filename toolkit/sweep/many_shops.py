@@ -137,7 +137,7 @@ def run_shop_notebook(
             execute_shop_notebook(
                 run.notebook, run.executed_notebook, run.parameters, cwd=run.shop_dir, threads=threads, log=log,
                 extra_env={"ENOUGH_OUTPUT_DIR": str(run.shop_dir.parent)},
-                shop_env={"ENOUGH_SHOP_DIR": str(run.shop_dir)}, timeout_s=run.timeout_s,
+                shop_env={"ENOUGH_SHOP_DIR": str(run.shop_dir)}, timeout_s=run.timeout_s, transport=transport,
                 warm=None if run.fresh_kernel else (topic or "one shop"),
             )
         except ShopTimedOut as err:

@@ -234,8 +234,8 @@ def _summary_row(run: ShopRun, digest: str | None) -> dict[str, Any]:
     row.update(data_path=str(run.data_path), params_hash=digest)
     marker = _read_json(run.shop_dir / MARKER_FILE)
     failure = _read_json(run.shop_dir / FAILED_FILE)
-    problem = verify_shop_results(run.shop_dir) if marker is not None else None
     current = marker is not None and (digest is None or marker.get("params_hash") == digest)
+    problem = verify_shop_results(run.shop_dir) if current else None  # only current results are read
     if current and problem is not None and problem.status != "incomplete":
         row.update(status=problem.status, error=problem.reason, params_hash=marker.get("params_hash"))
     elif current and problem is None:

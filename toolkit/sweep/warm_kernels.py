@@ -39,7 +39,7 @@ from typing import Any
 import psutil
 from jupyter_core.utils import run_sync
 
-from toolkit.sweep.kernels import ShopKernelManager
+from toolkit.sweep.kernels import ShopKernelManager, kill_process_tree
 
 __all__ = ["KernelSettings", "WarmKernel", "WarmKernelError", "close_warm_kernels", "shop_kernel"]
 
@@ -127,12 +127,7 @@ class WarmKernel:
         with contextlib.suppress(psutil.Error, ValueError):
             pid = self.pid
             if pid is not None:
-                kernel = psutil.Process(pid)
-                family = [*kernel.children(recursive=True), kernel]
-                for process in family:
-                    with contextlib.suppress(psutil.Error):
-                        process.kill()
-                psutil.wait_procs(family, timeout=5)  # reaps the kernel, our child
+                psutil.wait_procs(kill_process_tree(pid), timeout=5)  # reaps the kernel, our child
         self.close_clients()
         with contextlib.suppress(Exception):
             self.km.cleanup_connection_file()
