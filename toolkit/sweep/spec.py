@@ -303,13 +303,19 @@ def shop_timeout(value: Any, where: str) -> float | None:
 
 # -- planning ---------------------------------------------------------------------------------
 def plan_shops(spec: SweepSpec) -> list[ShopRun]:
-    """One run per shop, largest data file first; checks parameters against the notebook's."""
+    """One run per shop, the most expected work first (:mod:`toolkit.sweep.workload`); checks
+    parameters against the notebook's."""
+    from toolkit.sweep.workload import expected_work
+
     if not spec.notebook.is_file():
         raise ParamsError(f"{spec.where()}: notebook {spec.notebook} not found, expected the shop notebook")
     _check_parameters(spec)
     runs: list[ShopRun] = []
-    for entry in sorted(spec.shops, key=lambda e: -e.path.stat().st_size):
-        for shop_id in [entry.shop_id] if entry.shop_id else _shop_ids_in(entry):
+    work: dict[str, float] = {}
+    for entry in spec.shops:
+        shop_ids = [entry.shop_id] if entry.shop_id else _shop_ids_in(entry)
+        work.update(expected_work(entry.path, entry.column_map, shop_ids))
+        for shop_id in shop_ids:
             parameters = {
                 **spec.parameters,
                 **spec.shop_settings.get(shop_id, {}),
@@ -333,7 +339,7 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
                 "expected each shop once (give shop_id in 'shops' to tell them apart)"
             )
         seen[run.shop_id] = run.data_path
-    return runs
+    return sorted(runs, key=lambda run: (-work.get(run.shop_id, 0.0), run.shop_id))
 
 
 def _check_parameters(spec: SweepSpec) -> None:

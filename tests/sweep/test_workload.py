@@ -1,0 +1,71 @@
+"""The sweep's work estimate (purchases × sizes) and the order it gives: the longest shops first."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.tiny_shops import tiny_shop
+from toolkit.sweep.spec import SweepSpec, plan_shops
+from toolkit.sweep.workload import expected_work
+
+
+def _shop(rows: int, n_sizes: int, shop_id: str) -> pd.DataFrame:
+    frame = tiny_shop(rows, shop_id=shop_id)
+    frame["size"] = [f"s{i % n_sizes:02d}" for i in range(rows)]
+    return frame
+
+
+def test_a_parquet_shop_is_its_rows_times_its_sizes(tmp_path: Path) -> None:
+    _shop(300, 7, "a").to_parquet(tmp_path / "a.parquet")
+    assert expected_work(tmp_path / "a.parquet", None, ["a"]) == {"a": 300 * 7}
+    categorical = _shop(300, 7, "c")
+    categorical["size"] = categorical["size"].astype("category")  # stored as a dictionary column
+    categorical.to_parquet(tmp_path / "c.parquet")
+    assert expected_work(tmp_path / "c.parquet", None, ["c"]) == {"c": 300 * 7}
+
+
+def test_each_shop_of_a_file_of_several_counts_its_own_rows_and_sizes(tmp_path: Path) -> None:
+    both = pd.concat([_shop(400, 3, "few"), _shop(100, 20, "many")], ignore_index=True)
+    both.to_parquet(tmp_path / "both.parquet")
+    assert expected_work(tmp_path / "both.parquet", None, ["few", "many"]) == {"few": 1200.0, "many": 2000.0}
+    both.to_csv(tmp_path / "both.csv", sep=";", index=False)  # under 64 KB: read whole, exact
+    assert expected_work(tmp_path / "both.csv", None, ["few", "many"]) == {"few": 1200.0, "many": 2000.0}
+
+
+def test_a_large_csv_is_estimated_from_its_first_64_kb(tmp_path: Path) -> None:
+    frame = _shop(20_000, 9, "big")
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    with gzip.open(tmp_path / "big.csv.gz", "wt") as file:
+        frame.to_csv(file, index=False)
+    for name in ("big.csv", "big.csv.gz"):
+        [work] = expected_work(tmp_path / name, None, ["big"]).values()
+        assert 0.8 * 20_000 * 9 < work < 1.25 * 20_000 * 9, name
+
+
+def test_the_column_map_names_the_size_column(tmp_path: Path) -> None:
+    _shop(200, 5, "x").rename(columns={"size": "Groesse"}).to_csv(tmp_path / "x.csv", index=False)
+    (tmp_path / "map.yaml").write_text("columns: {size: Groesse}\n")
+    assert expected_work(tmp_path / "x.csv", tmp_path / "map.yaml", ["x"]) == {"x": 1000.0}
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01garbage" * 100, b"PAR1 not really parquet", b""])
+def test_an_unreadable_file_is_not_the_plans_error(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "bad.csv").write_bytes(content)
+    work = expected_work(tmp_path / "bad.csv", None, ["bad"])
+    assert set(work) == {"bad"} and work["bad"] >= 0
+    assert expected_work(tmp_path / "missing.parquet", None, ["gone"]) == {"gone": 0.0}
+
+
+def test_the_sweep_starts_the_most_work_first_not_the_largest_file(tmp_path: Path) -> None:
+    (tmp_path / "shops").mkdir()
+    _shop(2_000, 2, "big-few-sizes").to_parquet(tmp_path / "shops" / "big-few-sizes.parquet")  # 4,000
+    _shop(600, 20, "small-many-sizes").to_parquet(tmp_path / "shops" / "small-many-sizes.parquet")  # 12,000
+    _shop(1_500, 3, "middle").to_parquet(tmp_path / "shops" / "middle.parquet")  # 4,500
+    sizes = {p.stem: p.stat().st_size for p in (tmp_path / "shops").iterdir()}
+    assert max(sizes, key=sizes.get) == "big-few-sizes"  # the file-size order would start it first
+    spec = SweepSpec.from_dict({"data_dir": "shops", "output_dir": "out"}, base_dir=tmp_path)
+    assert [run.shop_id for run in plan_shops(spec)] == ["small-many-sizes", "middle", "big-few-sizes"]
