@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "settings_overview": "toolkit.notebook.overview",
     "shown_fraction": "toolkit.notebook.overview",
     "verdict_summary": "toolkit.notebook.overview",
+    "saved_chart": "toolkit.notebook.overview",
     "shop_folder_name": "toolkit.results",
     "segment_overview": "toolkit.notebook.overview",
     "shop_overview": "toolkit.notebook.overview",

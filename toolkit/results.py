@@ -70,6 +70,9 @@ FRACTIONS_FILE = "fractions.parquet"
 SEGMENTS_FILE = "segments.parquet"
 PICK_FILE = "pick.json"
 SEAL_FILE = "results.sha256"
+#: The shop's chart (drift and cost per fraction) as ``write_results`` saves it, at CHART_DPI.
+CHART_FILE = "drift_cost.png"
+CHART_DPI = 120
 #: Written by a sweep after it sealed a shop's results: such a folder must have its seal.
 SWEEP_MARKER_FILE = "complete.json"
 #: The files a shop's results are read from, and so the files the seal covers.

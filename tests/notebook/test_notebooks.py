@@ -90,3 +90,17 @@ def test_the_notebook_runs_your_own_model_found_through_pythonpath(tmp_path: Pat
     assert (stored.runs["model"] == "mymodels:MyEstimator").all()
     assert stored.pick["model_params"] == {"alpha": 2.0} and stored.pick["seed_independent"]
     assert set(stored.runs["fraction"]) == {0.5, 1.0}
+
+
+def test_the_saved_chart_is_shown_as_saved_at_the_inline_scale(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from toolkit.notebook.overview import saved_chart
+    from toolkit.results import CHART_DPI, CHART_FILE
+
+    figure = Figure(figsize=(6, 3))
+    figure.subplots().plot([0, 1], [1, 0])
+    figure.savefig(tmp_path / CHART_FILE, format="png", dpi=CHART_DPI)
+    shown = saved_chart(tmp_path)
+    assert shown.data == (tmp_path / CHART_FILE).read_bytes()  # the file itself, not drawn again
+    assert shown.width == 600  # 6 inches at 120 dpi, shown at an inline figure's 100 px per inch

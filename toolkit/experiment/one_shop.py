@@ -46,6 +46,8 @@ from toolkit.experiment.splits import Split, split_shop
 from toolkit.models import make_model
 from toolkit.models.features import training_labels
 from toolkit.results import (
+    CHART_DPI,
+    CHART_FILE,
     FRACTIONS_FILE,
     PICK_FILE,
     RUNS_FILE,
@@ -362,7 +364,7 @@ def write_results(
     # Segments too small to judge are not stored: reports show aggregates only.
     write_parquet(result.segments[result.segments["n"] >= config.rule.min_segment_size], folder / SEGMENTS_FILE)
     document = pick_document(shop, split, result, pick, config)
-    _save_chart(result.fractions, document, folder / "drift_cost.png")
+    _save_chart(result.fractions, document, folder / CHART_FILE)
     write_json(document, folder / PICK_FILE)
     seal_results(folder)
     return folder
@@ -440,7 +442,7 @@ def _save_chart(fractions: pd.DataFrame, document: dict[str, Any], path: Path) -
     from toolkit.report.charts import shop_chart
 
     figure = shop_chart(fractions, document)
-    write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=120, bbox_inches="tight"))
+    write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=CHART_DPI, bbox_inches="tight"))
 
 
 def run_experiment_on_file(

@@ -8,8 +8,10 @@ tables are built from them, and ``Table.frame`` holds the formatted copy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,6 +19,7 @@ import pandas as pd
 from toolkit.experiment.config import ExperimentConfig, PickRule
 from toolkit.experiment.decision import Pick, drift_curve, fraction_label, segment_verdicts, segment_words
 from toolkit.experiment.splits import Split
+from toolkit.results import CHART_DPI, CHART_FILE
 from toolkit.shops.validate import ShopData
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "shops_overview",
     "shown_fraction",
     "split_overview",
+    "saved_chart",
     "verdict_summary",
     "verdict_table",
 ]
@@ -187,6 +191,18 @@ def fractions_overview(fractions: pd.DataFrame, rule: PickRule | None = None) ->
             }
         )
     return Table(pd.DataFrame(rows).set_index("fraction"))
+
+
+def saved_chart(folder: str | os.PathLike[str]) -> Any:
+    """The shop's chart as :func:`~toolkit.write_results` saved it in ``folder``, shown without
+    drawing it a second time (at the size a figure is shown inline; the file's extra pixels keep
+    it sharp)."""
+    from IPython.display import Image
+
+    path = Path(folder) / CHART_FILE
+    data = path.read_bytes()
+    width = int.from_bytes(data[16:20], "big")  # the PNG header's IHDR width
+    return Image(data=data, format="png", width=round(width * 100 / CHART_DPI))
 
 
 def verdict_summary(pick: Pick | Mapping[str, Any]) -> Note:
