@@ -69,3 +69,12 @@ def test_the_sweep_starts_the_most_work_first_not_the_largest_file(tmp_path: Pat
     assert max(sizes, key=sizes.get) == "big-few-sizes"  # the file-size order would start it first
     spec = SweepSpec.from_dict({"data_dir": "shops", "output_dir": "out"}, base_dir=tmp_path)
     assert [run.shop_id for run in plan_shops(spec)] == ["small-many-sizes", "middle", "big-few-sizes"]
+
+
+def test_shops_of_equal_work_run_in_the_order_the_sweep_lists_them(tmp_path: Path) -> None:
+    _shop(100, 3, "s").to_parquet(tmp_path / "s.parquet")
+    names = ["zeta", "alpha", "mid"]
+    spec = SweepSpec.from_dict(
+        {"shops": [{"path": "s.parquet", "shop_id": name} for name in names], "output_dir": "out"}, base_dir=tmp_path
+    )
+    assert [run.shop_id for run in plan_shops(spec)] == names

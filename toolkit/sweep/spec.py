@@ -339,7 +339,7 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
                 "expected each shop once (give shop_id in 'shops' to tell them apart)"
             )
         seen[run.shop_id] = run.data_path
-    return sorted(runs, key=lambda run: (-work.get(run.shop_id, 0.0), run.shop_id))
+    return sorted(runs, key=lambda run: -work.get(run.shop_id, 0.0))  # stable: equal work as listed
 
 
 def _check_parameters(spec: SweepSpec) -> None:
