@@ -97,8 +97,8 @@ def _sweep_rows(figures: dict) -> Iterator[Row]:
         share = figures[f"overhead_share_{workers}w"]
         yield f"overhead, {workers} worker(s)", f"{share:.1%}", "<= 5%", share <= 0.05
     speedup = figures["speedup_2w"]
-    yield ("2 workers over 1", f"{speedup:.2f}x (sizes allow {figures['speedup_bound_2w']:.2f}x)",
-           ">= 1.8x", speedup >= 1.8)
+    allow = f"sizes allow {figures['speedup_bound_2w']:.2f}x, longest shop {figures['speedup_bound_longest_shop_2w']:.2f}x"
+    yield "2 workers over 1", f"{speedup:.2f}x ({allow})", ">= 1.8x", speedup >= 1.8
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
