@@ -78,3 +78,10 @@ def test_shops_of_equal_work_run_in_the_order_the_sweep_lists_them(tmp_path: Pat
         {"shops": [{"path": "s.parquet", "shop_id": name} for name in names], "output_dir": "out"}, base_dir=tmp_path
     )
     assert [run.shop_id for run in plan_shops(spec)] == names
+
+
+def test_a_pipe_is_not_read_by_the_plan(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")  # no writer: opening it to read would wait forever
+    assert expected_work(tmp_path / "pipe.csv", None, ["p"]) == {"p": 0.0}

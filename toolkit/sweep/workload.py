@@ -13,8 +13,9 @@ The figure is an estimate for ordering only, read cheaply before anything runs:
 * **CSV** (plain or gzip): the first 64 KB — rows per byte and the sizes seen there, scaled to the
   file's size.
 
-A file that cannot be read this way counts as its size in bytes / 100 rows of 10 sizes: its run
-then fails or succeeds with the loader's own message, not here. How many fractions a shop trains
+A file that cannot be read this way counts as its size in bytes / 100 rows of 10 sizes, and a pipe
+(read once, by its run) as no work: its run then fails or succeeds with the loader's own message,
+not here. How many fractions a shop trains
 also depends on its answer (``search: descending`` stops at the first fraction that fails), which
 no estimate made before the run can know.
 """
@@ -22,6 +23,7 @@ no estimate made before the run can know.
 from __future__ import annotations
 
 import csv
+import stat
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -37,16 +39,17 @@ _FALLBACK_SIZES = 10
 def expected_work(path: Path, column_map: Path | None, shop_ids: Sequence[str]) -> dict[str, float]:
     """Expected purchases × sizes for each of ``shop_ids`` in the file ``path`` (see the module)."""
     try:
-        estimate = _parquet_work(path, column_map, shop_ids)
-        if estimate is None:
-            estimate = _text_work(path, column_map, shop_ids)
-    except Exception:  # noqa: BLE001 - an unreadable file is the run's error to report, not the plan's
-        estimate = None
-    if estimate is None:
+        regular = stat.S_ISREG(path.stat().st_mode)  # a pipe is read once, by its run, never here
+    except OSError:
+        regular = False
+    estimate = None
+    if regular:
         try:
-            rows = path.stat().st_size / _FALLBACK_BYTES_PER_ROW / max(1, len(shop_ids))
-        except OSError:
-            rows = 0.0
+            estimate = _parquet_work(path, column_map, shop_ids) or _text_work(path, column_map, shop_ids)
+        except Exception:  # noqa: BLE001 - an unreadable file is the run's error to report, not the plan's
+            estimate = None
+    if estimate is None:
+        rows = path.stat().st_size / _FALLBACK_BYTES_PER_ROW / max(1, len(shop_ids)) if regular else 0.0
         estimate = {shop_id: rows * _FALLBACK_SIZES for shop_id in shop_ids}
     return estimate
 
