@@ -10,7 +10,7 @@ import pytest
 
 from tests.tiny_shops import tiny_shop
 from toolkit.sweep.spec import SweepSpec, plan_shops
-from toolkit.sweep.workload import expected_work
+from toolkit.sweep.workload import shops_in
 
 
 def _shop(rows: int, n_sizes: int, shop_id: str) -> pd.DataFrame:
@@ -21,19 +21,19 @@ def _shop(rows: int, n_sizes: int, shop_id: str) -> pd.DataFrame:
 
 def test_a_parquet_shop_is_its_rows_times_its_sizes(tmp_path: Path) -> None:
     _shop(300, 7, "a").to_parquet(tmp_path / "a.parquet")
-    assert expected_work(tmp_path / "a.parquet", None, ["a"]) == {"a": 300 * 7}
+    assert shops_in(tmp_path / "a.parquet", None) == {"a": 300 * 7}
     categorical = _shop(300, 7, "c")
     categorical["size"] = categorical["size"].astype("category")  # stored as a dictionary column
     categorical.to_parquet(tmp_path / "c.parquet")
-    assert expected_work(tmp_path / "c.parquet", None, ["c"]) == {"c": 300 * 7}
+    assert shops_in(tmp_path / "c.parquet", None) == {"c": 300 * 7}
 
 
 def test_each_shop_of_a_file_of_several_counts_its_own_rows_and_sizes(tmp_path: Path) -> None:
     both = pd.concat([_shop(400, 3, "few"), _shop(100, 20, "many")], ignore_index=True)
     both.to_parquet(tmp_path / "both.parquet")
-    assert expected_work(tmp_path / "both.parquet", None, ["few", "many"]) == {"few": 1200.0, "many": 2000.0}
+    assert shops_in(tmp_path / "both.parquet", None) == {"few": 1200.0, "many": 2000.0}
     both.to_csv(tmp_path / "both.csv", sep=";", index=False)  # under 64 KB: read whole, exact
-    assert expected_work(tmp_path / "both.csv", None, ["few", "many"]) == {"few": 1200.0, "many": 2000.0}
+    assert shops_in(tmp_path / "both.csv", None) == {"few": 1200.0, "many": 2000.0}
 
 
 def test_a_large_csv_is_estimated_from_its_first_64_kb(tmp_path: Path) -> None:
@@ -42,22 +42,22 @@ def test_a_large_csv_is_estimated_from_its_first_64_kb(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "big.csv.gz", "wt") as file:
         frame.to_csv(file, index=False)
     for name in ("big.csv", "big.csv.gz"):
-        [work] = expected_work(tmp_path / name, None, ["big"]).values()
+        [work] = shops_in(tmp_path / name, None, "big").values()
         assert 0.8 * 20_000 * 9 < work < 1.25 * 20_000 * 9, name
 
 
 def test_the_column_map_names_the_size_column(tmp_path: Path) -> None:
     _shop(200, 5, "x").rename(columns={"size": "Groesse"}).to_csv(tmp_path / "x.csv", index=False)
     (tmp_path / "map.yaml").write_text("columns: {size: Groesse}\n")
-    assert expected_work(tmp_path / "x.csv", tmp_path / "map.yaml", ["x"]) == {"x": 1000.0}
+    assert shops_in(tmp_path / "x.csv", tmp_path / "map.yaml", "x") == {"x": 1000.0}
 
 
 @pytest.mark.parametrize("content", [b"\x00\x01garbage" * 100, b"PAR1 not really parquet", b""])
 def test_an_unreadable_file_is_not_the_plans_error(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "bad.csv").write_bytes(content)
-    work = expected_work(tmp_path / "bad.csv", None, ["bad"])
+    work = shops_in(tmp_path / "bad.csv", None)
     assert set(work) == {"bad"} and work["bad"] >= 0
-    assert expected_work(tmp_path / "missing.parquet", None, ["gone"]) == {"gone": 0.0}
+    assert shops_in(tmp_path / "missing.parquet", None, "gone") == {"gone": 0.0}
 
 
 def test_the_sweep_starts_the_most_work_first_not_the_largest_file(tmp_path: Path) -> None:
@@ -84,4 +84,5 @@ def test_a_pipe_is_not_read_by_the_plan(tmp_path: Path) -> None:
     import os
 
     os.mkfifo(tmp_path / "pipe.csv")  # no writer: opening it to read would wait forever
-    assert expected_work(tmp_path / "pipe.csv", None, ["p"]) == {"p": 0.0}
+    assert shops_in(tmp_path / "pipe.csv", None, "p") == {"p": 0.0}
+    assert shops_in(tmp_path / "pipe.csv", None) == {"pipe": 0.0}  # named after the file, never opened

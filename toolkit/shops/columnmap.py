@@ -30,7 +30,7 @@ The canonical names and words themselves are always understood, so a map lists o
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,7 @@ class ColumnMap:
                 found[column] = None
                 continue
             wanted = self.columns.get(column, column)
-            name = self.raw_column(raw, wanted, source=source)
+            name = self.raw_column(raw.columns, wanted, source=source)
             if name is None and column in self.columns:
                 raise DataError(
                     f"{source}: column '{wanted}' missing (mapped to {column} in {self.source}); "
@@ -202,12 +202,12 @@ class ColumnMap:
             found[column] = name
         return found
 
-    def raw_column(self, raw: pd.DataFrame, wanted: str, *, source: str) -> str | None:
-        """The raw column named ``wanted``: exactly, else ignoring case and surrounding spaces
-        (None: absent; DataError when two columns match the second way and neither exactly)."""
-        if wanted in raw.columns:
+    def raw_column(self, columns: Sequence[Any], wanted: str, *, source: str) -> Any:
+        """The column of the header ``columns`` named ``wanted``: exactly, else ignoring case and
+        surrounding spaces (None: absent; DataError when two match the second way and neither exactly)."""
+        if wanted in columns:
             return wanted
-        matches = [name for name in raw.columns if _fold(name) == _fold(wanted)]
+        matches = [name for name in columns if _fold(name) == _fold(wanted)]
         if len(matches) > 1:
             raise DataError(
                 f"{source}: columns {list(map(str, matches))} both match '{wanted}' ({self.source}), "

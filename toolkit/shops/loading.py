@@ -42,7 +42,7 @@ from toolkit.errors import DataError, os_error_reason
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["EXTRA_FIELDS", "PIPE_WAIT_SECONDS", "read_table"]
+__all__ = ["EXTRA_FIELDS", "GZIP_MAGIC", "PIPE_WAIT_SECONDS", "SAMPLE_BYTES", "decode", "read_table", "sniff_delimiter"]
 
 #: What every error message says the file should have been.
 EXPECTED = "expected a CSV or Parquet table with a header row"
@@ -53,10 +53,10 @@ EXTRA_FIELDS = "(extra fields)"
 #: How long a named pipe may wait for something to write to it.
 PIPE_WAIT_SECONDS = 60.0
 
-_SAMPLE_BYTES = 64 * 1024
+SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
 _PARQUET_MAGIC = b"PAR1"
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 _OTHER_FORMATS = {  # magic bytes of files clients send by mistake → what they are
     b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one; export the sheet as CSV)",
@@ -122,7 +122,7 @@ def _read_file(path: Path, shown: Path) -> pd.DataFrame:
     """Read the regular file ``path``; messages name ``shown`` (the file the user gave)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(_SAMPLE_BYTES)
+            head = handle.read(SAMPLE_BYTES)
     except OSError as err:
         raise DataError(f"{shown}: cannot be read ({os_error_reason(err)}), {EXPECTED}") from err
     if not head.strip():
@@ -200,11 +200,11 @@ def _compact_text(column: pa.ChunkedArray, field: pa.Field) -> tuple[pa.ChunkedA
 
 def _read_csv(path: Path, head: bytes, shown: Path) -> pd.DataFrame:
     compression = None
-    if head.startswith(_GZIP_MAGIC):
+    if head.startswith(GZIP_MAGIC):
         compression = "gzip"
         try:
             with gzip.open(path, "rb") as handle:
-                head = handle.read(_SAMPLE_BYTES)
+                head = handle.read(SAMPLE_BYTES)
         except (OSError, EOFError) as err:
             raise DataError(f"{shown}: broken gzip file ({err}), {EXPECTED}") from err
         if not head.strip():
@@ -212,10 +212,10 @@ def _read_csv(path: Path, head: bytes, shown: Path) -> pd.DataFrame:
     for magic, what in _OTHER_FORMATS.items():
         if head.startswith(magic):
             raise DataError(f"{shown}: looks like {what}, {EXPECTED}")
-    encoding, text = _decode(head)
+    encoding, text = decode(head)
     if encoding is None:
         raise DataError(f"{shown}: binary file, not a table; {EXPECTED}")
-    delimiter = _sniff_delimiter(text)
+    delimiter = sniff_delimiter(text)
     lines = text.lstrip("\ufeff").splitlines()
     names = [name or f"Unnamed: {i}" for i, name in enumerate(next(csv.reader(lines[:1], delimiter=delimiter), []))]
     _check_header(names, shown)
@@ -324,7 +324,7 @@ def _looks_binary(head: bytes) -> bool:
     return control > 0.05 * len(head)
 
 
-def _decode(head: bytes) -> tuple[str | None, str]:
+def decode(head: bytes) -> tuple[str | None, str]:
     """The encoding to read the file with, and the decoded sample (None: binary, not a table).
 
     UTF-16 first (a BOM, or NUL bytes in every other position), then UTF-8, then Latin-1.
@@ -362,10 +362,10 @@ def _utf16(head: bytes) -> str | None:
     return None
 
 
-def _sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
     """The delimiter of a CSV sample; ',' when the sample has a single column or cannot be told."""
     lines = text.splitlines()
-    if len(lines) > 1 and len(text) >= _SAMPLE_BYTES - 4:
+    if len(lines) > 1 and len(text) >= SAMPLE_BYTES - 4:
         lines = lines[:-1]  # the last line of a sample may be cut
     sample = "\n".join(lines[:200])
     try:

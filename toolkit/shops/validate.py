@@ -354,7 +354,7 @@ def _quarantine_columns(
     kept: list[object] = []
     unknown = []
     for name in names:
-        column = where.get(name) if name in where else cmap.raw_column(raw, name, source=source)
+        column = where.get(name) if name in where else cmap.raw_column(raw.columns, name, source=source)
         if column is None:
             unknown.append(name)
         elif column not in kept:

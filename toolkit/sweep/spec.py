@@ -45,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.errors import ParamsError, ToolkitError
+from toolkit.errors import ParamsError
 from toolkit.params_files import read_yaml_file
 from toolkit.resources import package_file
 from toolkit.results import shop_folder_name
@@ -305,7 +305,7 @@ def shop_timeout(value: Any, where: str) -> float | None:
 def plan_shops(spec: SweepSpec) -> list[ShopRun]:
     """One run per shop, the most expected work first (:mod:`toolkit.sweep.workload`); checks
     parameters against the notebook's."""
-    from toolkit.sweep.workload import expected_work
+    from toolkit.sweep.workload import shops_in
 
     if not spec.notebook.is_file():
         raise ParamsError(f"{spec.where()}: notebook {spec.notebook} not found, expected the shop notebook")
@@ -313,9 +313,9 @@ def plan_shops(spec: SweepSpec) -> list[ShopRun]:
     runs: list[ShopRun] = []
     work: dict[str, float] = {}
     for entry in spec.shops:
-        shop_ids = [entry.shop_id] if entry.shop_id else _shop_ids_in(entry)
-        work.update(expected_work(entry.path, entry.column_map, shop_ids))
-        for shop_id in shop_ids:
+        shops = shops_in(entry.path, entry.column_map, entry.shop_id)
+        work.update(shops)
+        for shop_id in shops:
             parameters = {
                 **spec.parameters,
                 **spec.shop_settings.get(shop_id, {}),
@@ -369,52 +369,3 @@ def notebook_parameters(notebook: Path) -> set[str]:
     import papermill
 
     return set(papermill.inspect_notebook(str(notebook)))
-
-
-def _shop_ids_in(entry: ShopEntry) -> list[str]:
-    """The shop ids a file holds (its shop_id column or column-map constant); the file stem if unsure.
-
-    A file that cannot be read is not an error here: its run fails with the loader's message.
-    """
-    from toolkit.shops.columnmap import ColumnMap
-    from toolkit.shops.loading import read_table
-
-    try:
-        column_map = ColumnMap.load(entry.column_map) if entry.column_map else ColumnMap.identity()
-        if "shop_id" in column_map.constants:
-            return [str(column_map.constants["shop_id"]).strip()]
-        wanted = column_map.columns.get("shop_id", "shop_id")
-        values = _parquet_column(entry.path, wanted)
-        if values is None:
-            frame = read_table(entry.path)
-            names = {str(name).strip().lower(): name for name in frame.columns}
-            name = wanted if wanted in frame.columns else names.get(wanted.strip().lower())
-            values = None if name is None else frame[name]
-        if values is None:
-            return [_stem(entry.path)]
-        ids = sorted({str(v).strip() for v in values.dropna().unique() if str(v).strip()})
-        return ids or [_stem(entry.path)]
-    except (ToolkitError, OSError, ValueError):
-        return [_stem(entry.path)]
-
-
-def _parquet_column(path: Path, wanted: str) -> pd.Series | None:
-    """Just one column of a Parquet file (None: not Parquet, or no such column)."""
-    import pyarrow.parquet as pq
-
-    with path.open("rb") as file:
-        if file.read(4) != b"PAR1":
-            return None
-    names = pq.ParquetFile(path).schema_arrow.names
-    name = wanted if wanted in names else {n.strip().lower(): n for n in names}.get(wanted.strip().lower())
-    if name is None:
-        return pd.Series([], dtype=object)
-    return pq.read_table(path, columns=[name]).column(0).to_pandas()
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".csv.gz", ".parquet", ".pq", ".csv"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
