@@ -28,6 +28,8 @@ CASES: dict[str, tuple[str, dict, list[int], int]] = {
     "ordinal": ("keras_ordinal", {}, [0, 1], 1),
     "mlp": ("keras_mlp", FAST, [0], 0),
     "softmax": ("keras_softmax", {**FAST, "decision": "median"}, [0], 0),
+    # argmax (the default): predict() is not the median the experiment judged; export checks the latter
+    "softmax_argmax": ("keras_softmax", FAST, [0], 0),
     "own": ("mymodels:build", {**FAST, "hidden": 8}, [0], 0),
 }
 

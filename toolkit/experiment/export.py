@@ -34,10 +34,10 @@ from toolkit.errors import DataError, ExperimentError, ParamsError
 from toolkit.experiment import compare
 from toolkit.experiment.config import ExperimentConfig
 from toolkit.experiment.decision import fraction_label
-from toolkit.experiment.one_shop import size_distributions, split_for
+from toolkit.experiment.one_shop import size_distributions, split_for, training_rows
 from toolkit.experiment.sampling import sample_rows
 from toolkit.models import make_model, model_class
-from toolkit.models.features import training_labels
+from toolkit.models.features import BASE_NUMERIC_FEATURES, training_labels
 from toolkit.resources import toolkit_version
 from toolkit.results import PICK_FILE, RUNS_FILE, ShopResults, read_shop_results, shop_folder_name, write_json
 from toolkit.shops.validate import ShopData, load_shop
@@ -98,7 +98,7 @@ def export_model(
     def trained(rows: np.ndarray, random_state: int) -> Any:
         _say(log, f"training {config.model} on {len(rows):,} rows, seed {random_state}")
         return make_model(config.model, n_sizes=n_sizes, random_state=random_state, **config.model_params).fit(
-            pool.iloc[rows], labels[rows]
+            training_rows(pool, rows), labels[rows]
         )
 
     model = trained(positions, seed)
@@ -172,7 +172,10 @@ def _changed_count(
     everything = np.arange(pool_rows)
     full = [model if np.isclose(fraction, 1.0) and s == seed else trained(everything, s) for s in seeds]
     consensus = compare.consensus_sizes([size_distributions(m, reference, n_sizes) for m in full])
-    return int(compare.drift(consensus, model.predict(reference), n_sizes)["changed_count"])
+    # The model's own sizes as the experiment judged them: the median of its size distribution
+    # (for keras_softmax with decision "argmax" that is not what its predict() says).
+    own = compare.consensus_sizes([size_distributions(model, reference, n_sizes)])
+    return int(compare.drift(consensus, own, n_sizes)["changed_count"])
 
 
 def _provenance(
@@ -184,7 +187,7 @@ def _provenance(
 
     encoder = getattr(model, "encoder_", None)  # None: the model learned one size
     measurements = encoder.measurement_columns_ if encoder is not None else ()
-    filled = ("height_cm", "weight_kg", "age", "bmi", *measurements)
+    filled = (*BASE_NUMERIC_FEATURES, *measurements)
     fill_values = encoder.fill_values_ if encoder is not None else [float("nan")] * len(filled)
     return {
         "shop_id": shop.shop_id,

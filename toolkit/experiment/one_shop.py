@@ -69,6 +69,7 @@ __all__ = [
     "run_experiment_on_file",
     "size_distributions",
     "split_for",
+    "training_rows",
     "write_results",
 ]
 
@@ -139,9 +140,7 @@ class _Trainer:
         holdout (its own sizes, their median, are kept for the runs table)."""
         config = self.config
         pool = self.split.train
-        everything = len(positions) == len(pool) and bool(np.all(positions == np.arange(len(pool))))
-        # The whole pool is not copied: a shallow copy (a model assigning a column changes only its own)
-        subset = pool.copy(deep=False) if everything else pool.iloc[positions]
+        subset = training_rows(pool, positions)
         model = make_model(config.model, n_sizes=self.n_sizes, random_state=seed, **config.model_params)
         record = fit_metered(model, subset, self.labels[positions])
         started = time.perf_counter()
@@ -324,6 +323,13 @@ def _volume(shop: ShopData, config: ExperimentConfig) -> money.Volume:
     if config.production_rows is not None:
         return money.Volume(float(config.production_rows), "given", growth, growth_source)
     return money.Volume(float(len(shop.frame)), "the rows in the file", growth, growth_source)
+
+
+def training_rows(pool: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The rows of ``pool`` at ``positions``; the whole pool is not copied (a shallow copy: a model
+    assigning a column changes only its own)."""
+    everything = len(positions) == len(pool) and bool(np.all(positions == np.arange(len(pool))))
+    return pool.copy(deep=False) if everything else pool.iloc[positions]
 
 
 def size_distributions(model: Any, rows: pd.DataFrame, n_sizes: int) -> np.ndarray:
