@@ -373,14 +373,17 @@ def _duplicates(raw: pd.DataFrame, known: dict[object, np.ndarray] | None = None
     Each column becomes integer codes (equal exactly where values are equal), the codes are mixed
     into a 64-bit row key, and every row whose key was seen before is confirmed by comparing its
     codes with the first row of that key, so a key collision can never quarantine a row. One
-    column's codes are held at a time (a second pass recomputes them for the few candidates);
+    column's codes are held at a time (the check encodes only the candidates and their first rows);
     ``known`` gives some columns' codes by name.
     """
     known = known or {}
 
-    def codes(i: int) -> np.ndarray:
+    def codes(i: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Column ``i``'s codes for every row, or for ``rows`` only (equal exactly where their values are)."""
         name = raw.columns[i]
-        return known[name] if name in known else parsing.codes(raw.iloc[:, i])
+        if name in known:
+            return known[name] if rows is None else known[name][rows]
+        return parsing.codes(raw.iloc[:, i] if rows is None else raw.iloc[rows, i])
 
     key = np.zeros(len(raw), dtype=np.uint64)
     for i in range(raw.shape[1]):
@@ -395,9 +398,10 @@ def _duplicates(raw: pd.DataFrame, known: dict[object, np.ndarray] | None = None
     candidates = np.flatnonzero(first[group] != np.arange(len(group)))
     originals = first[group[candidates]]
     same = np.ones(len(candidates), dtype=bool)
-    for i in range(raw.shape[1] if len(candidates) else 0):
-        values = codes(i)
-        same &= values[candidates] == values[originals]
+    both, k = np.concatenate([candidates, originals]), len(candidates)
+    for i in range(raw.shape[1] if k else 0):
+        values = codes(i, both)
+        same &= values[:k] == values[k:]
     found = np.zeros(len(raw), dtype=bool)
     found[candidates[same]] = True
     return found
