@@ -41,6 +41,7 @@ file validates in seconds.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,6 @@ class Validation:
     clean: pd.DataFrame
     quarantine: pd.DataFrame
     counts: pd.DataFrame
-    volume: pd.DataFrame
     scale: SizeScale
     rows_read: int
     #: the shop each quarantined row belongs to, when its shop_id could be read (else None)
@@ -124,6 +124,12 @@ class Validation:
         """Quarantine reason → rows (without ``clean``)."""
         rows = self.counts.set_index("reason")["rows"]
         return {str(k): int(v) for k, v in rows.items() if k != "clean"}
+
+    @functools.cached_property
+    def volume(self) -> pd.DataFrame:
+        """Weekly purchases per shop, unusual weeks flagged (worked out when first asked: loading a
+        shop for an experiment does not need it, ``enough validate`` does)."""
+        return weekly_volume(self.clean)
 
     @property
     def flagged_weeks(self) -> pd.DataFrame:
@@ -323,7 +329,6 @@ def validate(
         clean=clean,
         quarantine=quarantine,
         counts=_counts(reasons.of(bad), n),
-        volume=weekly_volume(clean),
         scale=scale,
         rows_read=n,
         quarantine_shop=texts["shop_id"].rows(bad),
