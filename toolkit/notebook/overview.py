@@ -19,6 +19,7 @@ import pandas as pd
 from toolkit.experiment.config import ExperimentConfig, PickRule
 from toolkit.experiment.decision import Pick, drift_curve, fraction_label, segment_verdicts, segment_words
 from toolkit.experiment.splits import Split
+from toolkit.report import findings
 from toolkit.results import CHART_DPI, CHART_FILE
 from toolkit.shops.validate import ShopData
 
@@ -91,10 +92,8 @@ def _signed_points(share: float) -> str:
 def shops_overview(shops: pd.DataFrame) -> Table:
     """A sweep's shops (:func:`toolkit.notebook.explore.list_shops`): verdict, share, money, drift."""
 
-    def money(value: float) -> str:
-        if pd.isna(value):
-            return ""
-        return f"${value:,.4f}" if 0 < abs(value) < 0.01 else f"${value:,.2f}"
+    def money(value: float) -> str:  # as the report writes it; a shop without the figure: blank
+        return "" if value is None or pd.isna(value) else findings.money(value)
 
     rows = []
     for row in shops.to_dict("records"):
