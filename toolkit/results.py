@@ -49,6 +49,7 @@ __all__ = [
     "atomic_file",
     "clear_results",
     "file_sha256",
+    "hash_file_into",
     "prepare_output_dir",
     "read_shop_results",
     "resolve_output_dir",
@@ -339,10 +340,15 @@ def _read_seal(path: Path) -> dict[str, str]:
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of a file's bytes (hex): a seal's lines, and which data produced a result or an export."""
     digest = hashlib.sha256()
+    hash_file_into(digest, path)
+    return digest.hexdigest()
+
+
+def hash_file_into(digest: Any, path: str | os.PathLike[str]) -> None:
+    """Feed a file's bytes to ``digest`` (a hashlib object), a megabyte at a time."""
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_output_dir(output_dir: str | Path | None) -> Path:

@@ -63,6 +63,10 @@ def test_warm_kernels_give_the_same_results_as_a_fresh_kernel_per_shop(tmp_path:
         expected_pick = json.loads((fresh.output_dir / shop_id / "pick.json").read_text())
         got_pick = json.loads((warm.output_dir / shop_id / "pick.json").read_text())
         assert _unmeasured(got_pick) == _unmeasured(expected_pick)
+    # One shop really ran in the kernel the other one started.
+    started = [re.search(r"warm kernel pid (\d+): shop (\d+) in it", (warm.output_dir / s / "run.log").read_text())
+               for s in ("shop-a", "shop-b")]
+    assert started[0][1] == started[1][1] and {started[0][2], started[1][2]} == {"1", "2"}  # the larger first
     measured = [*RUN_COLUMNS, *MEASURED_SUMMARY_COLUMNS, "notebook_path", "log_path"]
     pd.testing.assert_frame_equal(warm.summary.drop(columns=measured), fresh.summary.drop(columns=measured))
 

@@ -30,6 +30,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from toolkit.memory import release_freed_memory
+
 __all__ = ["begin_shop", "remember_start"]
 
 _START: dict[str, Any] = {}
@@ -52,6 +54,7 @@ def begin_shop(cwd: str, environ: Mapping[str, str]) -> None:
     _close_figures()
     _clear_keras()
     gc.collect()
+    release_freed_memory()  # the previous shop's heap and Arrow pool, back to the system
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(_START["environ"])

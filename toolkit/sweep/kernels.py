@@ -282,6 +282,7 @@ def _run_in_warm_kernel(
     with warm_kernels.shop_kernel(settings, cwd, shop_env, output_file) as kernel:
         if deadline is not None:
             deadline.pid = kernel.pid
+        print(f"warm kernel pid {kernel.pid}: shop {kernel.shops} in it", file=papermill_kwargs["stdout_file"], flush=True)
         try:
             papermill.execute_notebook(**papermill_kwargs, km=kernel.km)
         finally:
@@ -289,11 +290,12 @@ def _run_in_warm_kernel(
 
 
 def _kernel_name(notebook: Path) -> str:
-    """The notebook's kernel (its kernelspec's name, as papermill reads it; ``python3`` when it names none)."""
+    """The notebook's kernel as papermill reads it (its ValueError for a notebook naming none, before
+    any kernel starts)."""
     import nbformat
+    from papermill.utils import nb_kernel_name
 
-    kernelspec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
-    return str(kernelspec.get("name") or "python3")
+    return str(nb_kernel_name(nbformat.read(notebook, as_version=4)))
 
 
 def kill_process_tree(pid: int) -> list[psutil.Process]:

@@ -46,6 +46,7 @@ from toolkit.results import (
     SUMMARY_FILE,
     SWEEP_MARKER_FILE,
     clear_results,
+    hash_file_into,
     seal_results,
     summary_frame,
     summary_row,
@@ -127,7 +128,7 @@ def params_hash(run: ShopRun) -> str:
     for path in (run.data_path, run.column_map, pricing, *_parameter_files(run.parameters)):
         digest.update(b"\0file\0")
         if path is not None and Path(path).is_file():
-            _hash_file(digest, path)
+            hash_file_into(digest, path)
     digest.update(f"\0toolkit {toolkit_version()}".encode())  # a new release reruns every shop
     return digest.hexdigest()
 
@@ -139,12 +140,6 @@ def _parameter_files(parameters: Mapping[str, Any]) -> list[Path]:
         if key not in _PATH_PARAMETERS and named_file:
             files.append(Path(value))
     return files
-
-
-def _hash_file(digest: Any, path: Path) -> None:
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
 
 
 def is_complete(run: ShopRun, digest: str) -> bool:

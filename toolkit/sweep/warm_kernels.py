@@ -39,13 +39,9 @@ from typing import Any
 import psutil
 from jupyter_core.utils import run_sync
 
-from toolkit.sweep.kernels import ShopKernelManager, kill_process_tree
+from toolkit.sweep.kernels import KERNEL_START_SECONDS, ShopKernelManager, kill_process_tree
 
 __all__ = ["KernelSettings", "WarmKernel", "WarmKernelError", "close_warm_kernels", "shop_kernel"]
-
-#: Seconds a warm kernel may take to start, or to clear the previous shop away.
-READY_SECONDS = 120
-
 
 class WarmKernelError(Exception):
     """A warm kernel could not start, or could not be made ready for the next shop."""
@@ -84,6 +80,7 @@ class WarmKernel:
     def __init__(self, settings: KernelSettings, output_file: str | None) -> None:
         self.settings = settings
         self.busy = False  # running a shop
+        self.shops = 0  # shops begun in it
         self._folder = tempfile.TemporaryDirectory(prefix="enough-kernel-")  # sockets, and the start-up cwd
         traits: dict[str, Any] = {
             "extra_env": dict(settings.environ), "transport": settings.transport, "kernel_name": settings.kernel_name,
@@ -115,6 +112,7 @@ class WarmKernel:
         self._run(
             f"import toolkit.sweep.clean_slate as _s; _s.begin_shop({str(cwd)!r}, {dict(environ)!r})", "clearing"
         )
+        self.shops += 1
 
     def close_clients(self) -> None:
         """Close the clients opened for it (nbclient's, after a notebook ran): the kernel goes on."""
@@ -151,7 +149,7 @@ class WarmKernel:
             raise WarmKernelError(f"warm kernel: {doing} failed: {content.get('ename')}: {content.get('evalue')}")
 
     def _reply(self, client: Any, msg_id: str, doing: str) -> dict[str, Any]:
-        deadline = time.monotonic() + READY_SECONDS
+        deadline = time.monotonic() + KERNEL_START_SECONDS
         while True:
             try:
                 reply = run_sync(client.get_shell_msg)(timeout=1)
@@ -159,7 +157,7 @@ class WarmKernel:
                 if not self.is_alive():
                     raise WarmKernelError(f"warm kernel: died while {doing}") from None
                 if time.monotonic() > deadline:
-                    raise WarmKernelError(f"warm kernel: no answer after {READY_SECONDS} s while {doing}") from None
+                    raise WarmKernelError(f"warm kernel: no answer after {KERNEL_START_SECONDS} s while {doing}") from None
                 continue
             if reply["parent_header"].get("msg_id") == msg_id:
                 return reply
