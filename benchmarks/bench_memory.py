@@ -59,8 +59,9 @@ def measure(rows: int, model: str, fractions: list[float]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "shop.parquet"
         subprocess.run([sys.executable, "-c", GENERATE, str(rows), str(path)], check=True)
+        run = enough.run_experiment_on_file  # its module imported before the clock starts
         started = time.perf_counter()
-        enough.run_experiment_on_file(path, Path(folder) / "out", log=None, fractions=fractions, seeds=[0, 1], model=model)
+        run(path, Path(folder) / "out", log=None, fractions=fractions, seeds=[0, 1], model=model)
         seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

@@ -7,9 +7,9 @@
 The same shops are swept twice from scratch (fresh output folders, nothing skipped): with 1 local
 worker, then with 2. Reported:
 
-* **overhead** = 1 − Σ(in-notebook fit + predict seconds, from each shop's runs.parquet) /
-  (sweep wall seconds × workers): the share of the sweep's core-time not spent fitting or
-  predicting (kernel start, imports, loading, comparing, I/O, bookkeeping, and idle cores).
+* **overhead** = 1 − Σ(in-notebook fit + predict-and-compare seconds, from each shop's runs.parquet) /
+  (sweep wall seconds × workers): the share of the sweep's core-time not spent fitting, predicting
+  or comparing (kernel start, imports, loading, I/O, bookkeeping, and idle cores).
   Goal: at most 5% (issue 13; the 1-worker figure is the pure orchestration overhead; the 2-worker one also
   counts a core left idle while the last shop finishes).
 * **speed-up** = wall(1 worker) / wall(2 workers). Goal: ≥ 1.8× on 2 cores (issue 13). Printed beside it: the
