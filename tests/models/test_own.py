@@ -136,6 +136,17 @@ def test_a_build_function_is_trained_by_the_toolkit_with_its_seed_and_ordinal_he
     assert np.mean(np.abs(predicted - truth) <= 1) > 0.8
 
 
+def test_crossing_cumulative_logits_of_an_own_network_still_give_probabilities() -> None:
+    frame, _ = shop_rows(300, seed=4)
+    model = make_model("mymodels:build", n_sizes=5, random_state=1, hidden=8, **FAST_NETWORK).fit(frame, frame.attrs["labels"])
+    crossing = np.array([[-1.0, 2.0, 0.5, 3.0], [0.0, -2.0, 1.0, -0.5]])  # a trained own head can cross
+    model.logits = lambda rows: crossing[: len(rows)]
+    above = model.cumulative_proba(frame.iloc[:2])
+    assert (np.diff(above, axis=1) <= 0).all()  # P(size > k) never grows with k
+    proba = model.predict_proba(frame.iloc[:2])
+    assert (proba >= 0).all() and np.allclose(proba.sum(axis=1), 1.0)
+
+
 def test_a_build_function_with_n_sizes_outputs_gets_a_softmax_head() -> None:
     frame, _ = shop_rows(300, seed=5)
     model = make_model(f"{HERE}:softmax_build", n_sizes=5, decision="median", **FAST_NETWORK)
