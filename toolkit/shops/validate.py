@@ -319,7 +319,7 @@ def validate(
 
     bad = np.flatnonzero(~keep)
     chosen = _quarantine_columns(raw, cmap, where, quarantine_columns, source)
-    quarantine = _as_read(raw.iloc[bad][chosen])
+    quarantine = _as_stored(raw.iloc[bad, raw.columns.get_indexer(chosen)])
     quarantine.columns = [f"raw_{c}" if c in ("reason", "source_row") else c for c in quarantine.columns]
     quarantine["reason"] = reasons.of(bad)
     quarantine["source_row"] = bad + 1
@@ -336,12 +336,15 @@ def validate(
     )
 
 
-def _as_read(rows: pd.DataFrame) -> pd.DataFrame:
-    """Raw rows with text the reader kept as categoricals (a few distinct words) as text again."""
+def _as_stored(rows: pd.DataFrame) -> pd.DataFrame:
+    """Raw rows as the quarantine keeps them: text the reader kept as categoricals (a few distinct
+    words) as text again, and object columns of mixed types as text so Parquet can store them."""
     rows = rows.copy()
     for name, dtype in rows.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered and pd.api.types.is_string_dtype(dtype.categories):
             rows[name] = rows[name].astype(pd.StringDtype("pyarrow"))
+        elif dtype == object and pd.api.types.infer_dtype(rows[name]).startswith("mixed"):
+            rows[name] = rows[name].map(lambda v: None if pd.isna(v) else str(v)).astype(object)
     return rows
 
 
@@ -483,7 +486,7 @@ def validate_file(
     out = prepare_output_dir(out_dir, what="--out")
     result = validate_path(input, column_map, quarantine_columns=quarantine_columns)
     write_parquet(result.clean, out / "clean.parquet")
-    write_parquet(_storable(result.quarantine), out / "quarantine.parquet")
+    write_parquet(result.quarantine, out / "quarantine.parquet")
     return result
 
 
@@ -521,7 +524,6 @@ def load_shop(
             if name in frame:
                 frame[name] = frame[name].cat.remove_unused_categories()
         quarantine = quarantine[result.quarantine_shop == shop_id].reset_index(drop=True)
-    quarantine = _storable(quarantine)
     if quarantine_dir is not None:
         Path(quarantine_dir).mkdir(parents=True, exist_ok=True)
         write_parquet(quarantine, Path(quarantine_dir) / "quarantine.parquet")
@@ -545,13 +547,3 @@ def _column_map_file(column_map: ColumnMap | str | os.PathLike[str] | None) -> P
     if isinstance(column_map, ColumnMap):
         column_map = column_map.source if Path(column_map.source).is_file() else None
     return None if column_map is None else Path(column_map).resolve()
-
-
-def _storable(quarantine: pd.DataFrame) -> pd.DataFrame:
-    """Raw object columns holding mixed types become text so Parquet can store them."""
-    out = quarantine.copy()
-    for name in out.columns:
-        if out[name].dtype == object and pd.api.types.infer_dtype(out[name]).startswith("mixed"):
-            out[name] = out[name].map(lambda v: None if pd.isna(v) else str(v)).astype(object)
-    return out
-
